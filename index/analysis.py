@@ -1,0 +1,126 @@
+"""Turn text into index terms: the one analyzer shared by documents and questions.
+
+The chain is small pure steps (find word spans, normalize, drop possessives and
+stop words, stem) so each can be tested on its own, and so the spans of the
+original text survive for highlighting.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import NamedTuple
+
+import Stemmer
+
+from index.errors import SettingError
+
+# Footnote markers such as "[20]" come first in the alternation so they are
+# consumed (and dropped) before their digits can become a number token.
+_TOKEN_RE = re.compile(
+    r"\[\d{1,4}\]"  # footnote marker: skipped
+    r"|\d+(?:[.,:]\d+)*"  # numbers, kept whole: 2334, 1.5, 1,000
+    r"|[^\W\d_]+(?:['’‘][^\W\d_]+)*",  # words, with inner apostrophes
+)
+
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "‛": "'", "ʼ": "'", "`": "'"})
+
+# The Snowball project's English stop list (snowballstem.org/algorithms/english/stop.txt).
+# The stop-words package's English list has 1,333 entries, "first", "billion" and
+# "computer" among them: too many for answering factual questions.
+ENGLISH_STOP_WORDS = frozenset(
+    """
+    i me my myself we our ours ourselves you your yours yourself yourselves he him
+    his himself she her hers herself it its itself they them their theirs
+    themselves what which who whom this that these those am is are was were be been
+    being have has had having do does did doing would should could ought i'm you're
+    he's she's it's we're they're i've you've we've they've i'd you'd he'd she'd
+    we'd they'd i'll you'll he'll she'll we'll they'll isn't aren't wasn't weren't
+    hasn't haven't hadn't doesn't don't didn't won't wouldn't shan't shouldn't
+    can't cannot couldn't mustn't let's that's who's what's here's there's when's
+    where's why's how's a an the and but if or because as until while of at by for
+    with about against between into through during before after above below to
+    from up down in out on off over under again further then once here there when
+    where why how all any both each few more most other some such no nor not only
+    own same so than too very s t can will just don should now
+    """.split()
+)
+
+STOP_WORDS_BY_LANGUAGE: dict[str, frozenset[str]] = {"english": ENGLISH_STOP_WORDS}
+
+
+class Token(NamedTuple):
+    """One index term and the span of the original text it came from."""
+
+    term: str
+    start: int
+    end: int
+
+
+def normalize(word: str) -> str:
+    """Fold a raw word to a comparable form: NFKC, straight apostrophes, casefold."""
+    return unicodedata.normalize("NFKC", word).translate(_APOSTROPHES).casefold()
+
+
+def strip_possessive(word: str) -> str:
+    """Drop an English possessive or contraction tail: "israel's" -> "israel"."""
+    if word.endswith("'s"):
+        word = word[:-2]
+    return word.replace("'", "")
+
+
+def normalize_number(raw: str) -> str:
+    """Keep a number whole, dropping thousands separators: "1,000" -> "1000"."""
+    if re.fullmatch(r"\d{1,3}(,\d{3})+", raw):
+        return raw.replace(",", "")
+    return raw
+
+
+class Analyzer:
+    """Tokenize, normalize, drop stop words and stem, for one language."""
+
+    def __init__(self, language: str = "english") -> None:
+        if language not in Stemmer.algorithms():
+            raise SettingError(
+                f"Unknown language {language!r}; choose one of: "
+                + ", ".join(sorted(Stemmer.algorithms()))
+            )
+        self.language = language
+
+    def tokens(self, text: str) -> Iterator[Token]:
+        """Yield the terms of *text* with their character spans."""
+        language = self.language
+        for match in _TOKEN_RE.finditer(text):
+            raw = match.group()
+            first = raw[0]
+            if first == "[":
+                continue
+            if first.isdigit():
+                yield Token(normalize_number(raw), match.start(), match.end())
+                continue
+            term = _stem_word(language, raw)
+            if term:
+                yield Token(term, match.start(), match.end())
+
+    def terms(self, text: str) -> list[str]:
+        """Return just the terms of *text*, in order: the BM25 view of it."""
+        return [token.term for token in self.tokens(text)]
+
+
+@lru_cache(maxsize=8)
+def _stemmer_for(language: str) -> Stemmer.Stemmer:
+    return Stemmer.Stemmer(language)
+
+
+@lru_cache(maxsize=500_000)
+def _stem_word(language: str, raw: str) -> str:
+    """Map a raw word to its term, or "" for a stop word; cached so each word is stemmed once."""
+    word = normalize(raw)
+    if word in STOP_WORDS_BY_LANGUAGE.get(language, ()):
+        return ""
+    word = strip_possessive(word)
+    if not word or word in STOP_WORDS_BY_LANGUAGE.get(language, ()):
+        return ""
+    return _stemmer_for(language).stemWord(word)

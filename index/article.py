@@ -1,0 +1,95 @@
+"""Find the structure of a plain-text article: title, headings, and reader comments.
+
+Web articles saved as text (like the one shipped in documents/) put a comment thread
+after a "N Comments" line, each comment numbered "1.", "2.", ...; a citation that
+says "Comment 7 (Alex Maistrovoy)" is far more useful than one that says "line 175".
+"""
+
+from __future__ import annotations
+
+import re
+
+from index.chunking import is_boilerplate
+from index.loaders import Block
+from index.loaders import LoadedDocument
+from index.loaders import blocks_from_headings
+
+_COMMENTS_START = re.compile(
+    r"^\s*(?:\d+\s+(?:Comments?|Responses?|Replies)\b.*|Leave a Reply|Comments)\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_COMMENT_ITEM = re.compile(r"^ {0,4}(\d{1,4})\.\s+", re.MULTILINE)
+_REPLY_TO = re.compile(r"^@\s*([^:\n]{2,60}):")
+_NAME = re.compile(r"^[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,3}$")
+
+
+def load_plain_text(text: str) -> LoadedDocument:
+    """Split plain text into body sections (by heading lines) and reader comments."""
+    first_line = text.lstrip().split("\n", 1)[0].strip()
+    title = first_line if 0 < len(first_line) <= 200 else ""
+    comments_at = _comments_start(text)
+    body_end = comments_at if comments_at is not None else len(text)
+    headings = [(start, 2, heading) for start, heading in _body_headings(text, body_end, title)]
+    blocks = blocks_from_headings(text[:body_end], headings)
+    if comments_at is not None:
+        blocks.extend(_comment_blocks(text, comments_at))
+    return LoadedDocument(text, title, "txt", blocks)
+
+
+def _comments_start(text: str) -> int | None:
+    """Return where the comment thread begins, if the text has one with numbered items."""
+    for match in _COMMENTS_START.finditer(text):
+        if _COMMENT_ITEM.search(text, match.end()):
+            return match.start()
+    return None
+
+
+def _body_headings(text: str, end: int, title: str) -> list[tuple[int, str]]:
+    """Short stand-alone lines without closing punctuation read as headings."""
+    headings = []
+    for match in re.finditer(r"(?:^|\n\n)([^\n]{3,90})(?=\n\n|\Z)", text[:end]):
+        line = match.group(1).strip()
+        words = line.split()
+        if (
+            line == title
+            or len(words) > 14
+            or is_boilerplate(line)
+            or line.startswith("By ")
+            or line[-1] in ".!?:;,”\"’)]"
+            or not line[0].isupper()
+            or re.search(r"\d{4}$", line)
+        ):
+            continue
+        headings.append((match.start(1), line))
+    return headings
+
+
+def _comment_blocks(text: str, start: int) -> list[Block]:
+    """One block per numbered comment, labelled with its number and author when known."""
+    items = list(_COMMENT_ITEM.finditer(text, start))
+    # A comment's own numbered list is indented deeper; keep the shallowest numbering
+    # that counts up 1, 2, 3 ... as the thread.
+    thread = []
+    expected = 1
+    for item in items:
+        if int(item.group(1)) == expected:
+            thread.append(item)
+            expected += 1
+    if not thread:
+        return [Block(start, len(text), "Comments")]
+    blocks = [Block(start, thread[0].start(), "Comments")]
+    for i, item in enumerate(thread):
+        end = thread[i + 1].start() if i + 1 < len(thread) else len(text)
+        blocks.append(Block(item.start(), end, _comment_label(int(item.group(1)), text[item.end() : end])))
+    return blocks
+
+
+def _comment_label(number: int, body: str) -> str:
+    """Name a comment by number, with its author or the commenter it replies to."""
+    first = body.strip().split("\n", 1)[0].strip()
+    reply = _REPLY_TO.match(first)
+    if reply:
+        return f"Comment {number} (reply to {reply.group(1).strip()})"
+    if _NAME.match(first) and len(first.split()) <= 4:
+        return f"Comment {number} ({first})"
+    return f"Comment {number}"

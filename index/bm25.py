@@ -1,0 +1,127 @@
+"""BM25 with rank-bm25's BM25Okapi semantics, precomputed per posting.
+
+rank_bm25 computes, for each query term q and chunk d,
+
+    idf(q) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(d) / avgdl))
+
+with idf(q) = log(N - df + 0.5) - log(df + 0.5), and every negative idf replaced by
+``epsilon * mean(idf)`` (the mean over all terms of the corpus). Everything in that
+product is known at build time, so we store the product ("impact") for each
+(term, chunk) posting and a query only adds up the impacts of its own terms. The
+float operations are done in rank_bm25's order, so the scores are the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Bm25Params(NamedTuple):
+    """The BM25Okapi parameters, with rank-bm25's defaults."""
+
+    k1: float = 1.5
+    b: float = 0.75
+    epsilon: float = 0.25
+
+
+class Bm25Stats(NamedTuple):
+    """Corpus-wide numbers a query needs besides the postings."""
+
+    n_chunks: int
+    avgdl: float
+    average_idf: float
+
+
+class PostingMatrix(NamedTuple):
+    """Impacts grouped by term: term t owns ``chunk_ids[ptr[t]:ptr[t+1]]`` (ascending)."""
+
+    ptr: np.ndarray  # int64, len = n_terms + 1
+    chunk_ids: np.ndarray  # int32
+    impacts: np.ndarray  # float64
+    df: np.ndarray  # int64 per term
+    idf: np.ndarray  # float64 per term (0 where df == 0)
+    stats: Bm25Stats
+
+
+def okapi_idf(df: np.ndarray, n_chunks: int, epsilon: float) -> tuple[np.ndarray, float]:
+    """Return (idf per term, mean idf) exactly as ``BM25Okapi._calc_idf`` does.
+
+    Terms with ``df == 0`` do not occur in the corpus: rank_bm25 never sees them, so
+    they get idf 0 and stay out of the mean.
+    """
+    present = df > 0
+    # idf depends on df alone: evaluate math.log once per distinct df, as rank_bm25 does.
+    distinct = np.unique(df[present])
+    table = {int(f): math.log(n_chunks - int(f) + 0.5) - math.log(int(f) + 0.5) for f in distinct}
+    idf = np.zeros(len(df), dtype=np.float64)
+    if not table:
+        return idf, 0.0
+    lookup = np.array([table[int(f)] for f in distinct])
+    idf[present] = lookup[np.searchsorted(distinct, df[present])]
+    average_idf = float(idf[present].sum() / int(present.sum()))
+    idf[present & (idf < 0)] = epsilon * average_idf
+    return idf, average_idf
+
+
+def build_matrix(
+    term_ids: np.ndarray, tfs: np.ndarray, posting_chunk: np.ndarray, doc_len: np.ndarray,
+    n_terms: int, params: Bm25Params = Bm25Params(),
+) -> PostingMatrix:
+    """Compute every (term, chunk) impact from raw term frequencies.
+
+    :param term_ids: term of each posting (each term at most once per chunk)
+    :param tfs: its frequency in the chunk
+    :param posting_chunk: the chunk of each posting, ascending
+    :param doc_len: number of terms of each chunk
+    :param n_terms: size of the vocabulary (term ids are below it)
+    """
+    n_chunks = len(doc_len)
+    if n_chunks == 0:
+        empty = np.zeros(0)
+        return PostingMatrix(np.zeros(n_terms + 1, np.int64), empty.astype(np.int32), empty,
+                             np.zeros(n_terms, np.int64), np.zeros(n_terms), Bm25Stats(0, 0.0, 0.0))
+    avgdl = int(doc_len.sum()) / n_chunks
+    df = np.bincount(term_ids, minlength=n_terms).astype(np.int64)
+    idf, average_idf = okapi_idf(df, n_chunks, params.epsilon)
+    k1, b = params.k1, params.b
+    q_freq = tfs.astype(np.int64)
+    lengths = doc_len.astype(np.int64)[posting_chunk]
+    # Same expression, same evaluation order as BM25Okapi.get_scores.
+    impacts = idf[term_ids] * (q_freq * (k1 + 1) / (q_freq + k1 * (1 - b + b * lengths / avgdl)))
+    order = np.argsort(term_ids, kind="stable")  # keeps chunk order inside each term
+    ptr = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(df, out=ptr[1:])
+    return PostingMatrix(
+        ptr, posting_chunk[order].astype(np.int32), impacts[order], df, idf,
+        Bm25Stats(n_chunks, avgdl, average_idf),
+    )
+
+
+def accumulate(n_chunks: int, postings: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the impacts of each query term, in query order, over the chunks they touch.
+
+    Returns (candidate chunk ids ascending, their scores). Adding term by term in the
+    query's order reproduces rank_bm25's float sums; chunks no term touches score 0
+    and are left out, so the cost follows the postings, not the corpus size.
+    """
+    lists = [ids for ids, _ in postings if len(ids)]
+    if not lists:
+        return np.zeros(0, np.int32), np.zeros(0)
+    scores = np.zeros(n_chunks, dtype=np.float64)
+    for ids, impacts in postings:
+        scores[ids] += impacts
+    candidates = np.unique(np.concatenate(lists)) if len(lists) > 1 else lists[0]
+    return candidates, scores[candidates]
+
+
+def top_k(candidates: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best *k* by score, ties broken by lower chunk id (as a stable argsort of -scores)."""
+    if len(candidates) > k:
+        cut = np.partition(scores, len(scores) - k)[len(scores) - k]
+        keep = scores >= cut
+        candidates, scores = candidates[keep], scores[keep]
+    order = np.lexsort((candidates, -scores))[:k]
+    return candidates[order], scores[order]

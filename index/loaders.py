@@ -1,0 +1,145 @@
+"""Read one file of any supported format into plain text plus its structure.
+
+Every loader returns a ``LoadedDocument`` whose ``blocks`` cover the text with the
+section labels a citation can name (heading path, PDF page, reader comment), so the
+chunker never needs to know which format a document came from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.errors import UnreadableDocument
+
+SUPPORTED_SUFFIXES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf"}
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Block:
+    """A span of a document's text under one section label (None: no label)."""
+
+    start: int
+    end: int
+    label: str | None
+
+
+@dataclass
+class LoadedDocument:
+    """A document as the index sees it: display text, title, format and sections."""
+
+    text: str
+    title: str
+    format: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+def format_of(path: Path) -> str | None:
+    """Return the format name for *path*'s suffix, or None when docqa does not read it."""
+    return SUPPORTED_SUFFIXES.get(path.suffix.lower())
+
+
+def load(path: Path, data: bytes) -> LoadedDocument:
+    """Parse *data* (the bytes of *path*) according to the file's suffix.
+
+    :raises UnreadableDocument: empty, binary, undecodable or unparsable input.
+    """
+    fmt = format_of(path)
+    if fmt is None:
+        raise UnreadableDocument(f"unsupported file type {path.suffix!r}")
+    if len(data) > MAX_FILE_BYTES:
+        raise UnreadableDocument(f"file is larger than {MAX_FILE_BYTES // 2**20} MiB; split it")
+    if not data.strip():
+        raise UnreadableDocument("file is empty")
+    if fmt == "pdf":
+        from index.pdf import load_pdf
+
+        doc = load_pdf(data)
+    elif fmt == "html":
+        from index.html import load_html
+
+        doc = load_html(data)
+    else:
+        text = clean_whitespace(decode_text(data))
+        if fmt == "md":
+            doc = load_markdown(text)
+        else:
+            from index.article import load_plain_text
+
+            doc = load_plain_text(text)
+    if not doc.text.strip():
+        raise UnreadableDocument("no text could be extracted (a scanned PDF or an empty page?)")
+    if not doc.title:
+        doc.title = path.stem.replace("_", " ").replace("-", " ").strip() or path.name
+    if not doc.blocks:
+        doc.blocks = [Block(0, len(doc.text), None)]
+    return doc
+
+
+def decode_text(data: bytes) -> str:
+    """Decode text bytes: UTF-8 first, then the legacy encoding charset-normalizer finds.
+
+    :raises UnreadableDocument: the bytes are binary or no encoding fits.
+    """
+    if b"\x00" in data[:65536]:
+        raise UnreadableDocument("looks like a binary file (it has NUL bytes); convert it to text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data).best()
+        if best is None:
+            raise UnreadableDocument(
+                "not valid UTF-8 and no legacy encoding fits; save it as UTF-8"
+            ) from None
+        text = str(best)
+    sample = text[:65536]
+    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")
+    if sample and control / len(sample) > 0.05:
+        raise UnreadableDocument("looks like a binary file (many control characters)")
+    return text
+
+
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]{2,}")
+_MANY_NEWLINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+
+
+def clean_whitespace(text: str) -> str:
+    """Unify line endings and fold runs of blanks, keeping paragraph breaks."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _SPACES.sub(" ", text)
+    return _MANY_NEWLINES.sub("\n\n", text).strip("\n")
+
+
+def load_markdown(text: str) -> LoadedDocument:
+    """Keep Markdown source as the display text; sections follow its headings."""
+    from markdown_it import MarkdownIt
+
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    tokens = MarkdownIt().parse(text)
+    headings: list[tuple[int, int, str]] = []  # (offset, level, title)
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open" and tok.map:
+            level = int(tok.tag[1])
+            title = tokens[i + 1].content.strip() if i + 1 < len(tokens) else ""
+            headings.append((line_starts[tok.map[0]], level, title))
+    title = next((h[2] for h in headings if h[1] == 1), "")
+    return LoadedDocument(text, title, "md", blocks_from_headings(text, headings))
+
+
+def blocks_from_headings(text: str, headings: list[tuple[int, int, str]]) -> list[Block]:
+    """Cut *text* at each heading offset, labelling each piece with its heading path."""
+    blocks: list[Block] = []
+    path: list[tuple[int, str]] = []
+    offset, label = 0, None
+    for start, level, heading in headings:
+        if start > offset:
+            blocks.append(Block(offset, start, label))
+        path = [p for p in path if p[0] < level] + [(level, heading)]
+        offset, label = start, " › ".join(h for _, h in path if h) or None
+    if offset < len(text):
+        blocks.append(Block(offset, len(text), label))
+    return blocks

@@ -1,0 +1,192 @@
+"""The index file: one SQLite database, written with sqlite-utils, read by queries.
+
+Tables: ``documents`` (one row per file, failures included), ``chunks`` (passages
+with their offsets), ``document_terms`` (each document's raw term counts, so an
+incremental build can recompute BM25 without re-reading unchanged files), ``terms``
+(the vocabulary with each term's postings and impacts as packed arrays) and
+``meta`` (format version, settings, counts). A reader opens the file read-only and
+immutable: files are only ever replaced whole, never changed in place.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import sqlite_utils
+
+from index.bm25 import Bm25Stats
+from index.errors import DocumentNotFound
+from index.errors import IndexCorrupt
+from index.errors import IndexNotBuilt
+
+FORMAT_VERSION = 1
+REBUILD_HINT = "run `docqa index --full` to rebuild it"
+
+
+def create_schema(db: sqlite_utils.Database) -> None:
+    """Create the empty tables of a new index file."""
+    db["documents"].create(
+        {"id": str, "path": str, "title": str, "format": str, "size": int, "mtime_ns": int,
+         "sha256": str, "status": str, "error": str, "chunk_count": int, "text": str},
+        pk="id",
+    )
+    db["documents"].create_index(["path"], unique=True)
+    db["chunks"].create(
+        {"idx": int, "id": str, "document_id": str, "ordinal": int, "section": str,
+         "start": int, "end": int, "text": str},
+        pk="idx",
+    )
+    db["chunks"].create_index(["document_id", "ordinal"], unique=True)
+    db["chunks"].create_index(["id"], unique=True)
+    db["document_terms"].create(
+        {"document_id": str, "lengths": bytes, "counts": bytes, "term_ids": bytes, "tfs": bytes},
+        pk="document_id",
+    )
+    db["terms"].create(
+        {"id": int, "term": str, "df": int, "idf": float, "chunk_ids": bytes, "impacts": bytes},
+        pk="id",
+    )
+    db["terms"].create_index(["term"], unique=True)
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
+def write_meta(db: sqlite_utils.Database, values: dict[str, Any]) -> None:
+    """Store *values* as JSON, one row per key."""
+    db["meta"].upsert_all(({"key": k, "value": json.dumps(v)} for k, v in values.items()), pk="key")
+
+
+def pack(array: np.ndarray, dtype: str) -> bytes:
+    """Serialize an array as little-endian bytes of *dtype*."""
+    return np.ascontiguousarray(array, dtype=dtype).tobytes()
+
+
+class ChunkRow(NamedTuple):
+    """A passage as the answer layer needs it."""
+
+    idx: int
+    id: str
+    document_id: str
+    ordinal: int
+    section: str | None
+    start: int
+    end: int
+    text: str
+    title: str
+    path: str
+
+
+class IndexFile:
+    """A read-only view of one index file, safe to share between threads.
+
+    The connection keeps the file it opened even after a rebuild replaces the path,
+    so a request that started on one generation finishes on it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise IndexNotBuilt(f"No index at {self.path}; run `docqa index` to build it.")
+        try:
+            conn = sqlite3.connect(
+                f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False
+            )
+            self.db = sqlite_utils.Database(conn)
+            self.meta = {r["key"]: json.loads(r["value"]) for r in self.db["meta"].rows}
+            if self.meta.get("format_version") != FORMAT_VERSION:
+                raise IndexCorrupt(
+                    f"{self.path} is an index of format {self.meta.get('format_version')!r}, "
+                    f"this docqa reads format {FORMAT_VERSION}; {REBUILD_HINT}."
+                )
+            self.stats = Bm25Stats(self.meta["chunks"], self.meta["avgdl"], self.meta["average_idf"])
+        except (sqlite3.DatabaseError, KeyError, ValueError) as exc:
+            raise IndexCorrupt(f"{self.path} is not a readable docqa index ({exc}); {REBUILD_HINT}.") from exc
+        self._lock = threading.Lock()
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        try:
+            with self._lock:
+                return self.db.execute(sql, list(params)).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(f"{self.path} could not be read ({exc}); {REBUILD_HINT}.") from exc
+
+    def close(self) -> None:
+        """Release the file handle."""
+        self.db.conn.close()
+
+    @property
+    def generation(self) -> int:
+        """How many builds produced this file (1 for the first)."""
+        return int(self.meta.get("generation", 0))
+
+    def postings(self, terms: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+        """Return {term: (chunk ids, impacts, idf)} for the terms the corpus has."""
+        wanted = sorted(set(terms))
+        if not wanted:
+            return {}
+        rows = self._query(
+            f"select term, chunk_ids, impacts, idf from terms where df > 0 and term in ({','.join('?' * len(wanted))})",
+            wanted,
+        )
+        return {
+            term: (np.frombuffer(ids, dtype="<i4"), np.frombuffer(imp, dtype="<f8"), idf)
+            for term, ids, imp, idf in rows
+        }
+
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """Return the idf of each known term (without reading its postings)."""
+        wanted = sorted(set(terms))
+        if not wanted:
+            return {}
+        rows = self._query(
+            f"select term, idf from terms where df > 0 and term in ({','.join('?' * len(wanted))})", wanted
+        )
+        return dict(rows)
+
+    def chunks(self, idxs: Iterable[int]) -> list[ChunkRow]:
+        """Return the chunks at matrix positions *idxs*, in that order."""
+        order = [int(i) for i in idxs]
+        if not order:
+            return []
+        rows = self._query(
+            "select c.idx, c.id, c.document_id, c.ordinal, c.section, c.start, c.end, c.text, d.title, d.path "
+            f"from chunks c join documents d on d.id = c.document_id where c.idx in ({','.join('?' * len(order))})",
+            order,
+        )
+        by_idx = {r[0]: ChunkRow(*r) for r in rows}
+        return [by_idx[i] for i in order if i in by_idx]
+
+    def documents(self) -> list[dict[str, Any]]:
+        """Every file the build saw, failed and skipped ones included, by path."""
+        rows = self._query(
+            "select id, path, title, format, size, status, error, chunk_count from documents order by path"
+        )
+        keys = ("id", "path", "title", "format", "size", "status", "error", "chunk_count")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def document(self, document_id: str) -> dict[str, Any]:
+        """One document with its text and chunk spans.
+
+        :raises DocumentNotFound: no document has that id.
+        """
+        rows = self._query(
+            "select id, path, title, format, size, status, error, chunk_count, text from documents where id = ?",
+            [document_id],
+        )
+        if not rows:
+            raise DocumentNotFound(f"No document with id {document_id!r}; list them at /api/documents.")
+        keys = ("id", "path", "title", "format", "size", "status", "error", "chunk_count", "text")
+        doc = dict(zip(keys, rows[0]))
+        doc["chunks"] = [
+            {"chunk_id": cid, "ordinal": o, "section": s, "start": a, "end": b}
+            for cid, o, s, a, b in self._query(
+                'select id, ordinal, section, start, "end" from chunks where document_id = ? order by ordinal',
+                [document_id],
+            )
+        ]
+        return doc

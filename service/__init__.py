@@ -1,0 +1,43 @@
+"""docqa's web service: the chat page and the JSON API over an index file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from index.settings import DEFAULTS
+from index.settings import coerce
+from index.settings import from_environ
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the app: defaults, then instance/config.py, then DOCQA_* variables, then *test_config*.
+
+    Keys are the setting names of ``index.settings.SETTINGS`` in upper case.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping({name.upper(): value for name, value in DEFAULTS.items()})
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update({name.upper(): value for name, value in from_environ().items()})
+    if test_config is not None:
+        app.config.update(test_config)
+    for name in DEFAULTS:
+        app.config[name.upper()] = coerce(name, app.config[name.upper()])
+    if not app.config["INDEX"]:
+        app.config["INDEX"] = str(Path(app.instance_path) / "docqa.sqlite")
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.json.sort_keys = False
+
+    from service import api
+    from service import errors
+    from service import indexes
+    from service import pages
+
+    indexes.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    return app

@@ -1,0 +1,278 @@
+"""Answer a question extractively: the best sentences of the best passages, cited.
+
+No model: a sentence is chosen for the question terms it contains (weighted by
+idf), how close together they are, and how well its passage ranked. When no
+sentence covers enough of the question's informative terms, the answer says the
+documents do not hold it, and the passages are offered as related reading.
+This module does not import Flask: the API, the pages and ``docqa ask`` share it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from index.analysis import Analyzer
+from index.bm25 import accumulate
+from index.bm25 import top_k as best_k
+from index.chunking import sentence_spans
+from index.errors import InvalidQuestion
+from index.store import ChunkRow
+from index.store import IndexFile
+
+NOT_FOUND_TEXT = "I could not find an answer to that in the documents. The closest passages are listed below."
+NO_TERMS_TEXT = "Your question has no searchable words (only stop words or punctuation); ask with more specific words."
+MAX_HISTORY = 20
+CANDIDATES = 10
+MIN_COVERAGE = 0.5
+
+_PRONOUNS = {"he", "she", "it", "they", "him", "her", "them", "his", "hers", "its", "their", "theirs",
+             "this", "that", "these", "those", "there", "then"}
+_DEPENDENT_START = re.compile(
+    r"^(?:he|she|it|they|his|her|its|their|this|that|these|those|such|there|then|but|however|also|"
+    r"moreover|furthermore|thus|therefore|so|and|yet|instead|still)\b",
+    re.IGNORECASE,
+)
+_WORDS = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """A term to look for, with its weight (1 for the question, less when borrowed)."""
+
+    term: str
+    weight: float
+
+
+def validate(question: Any, history: Any, top_k: Any, max_chars: int) -> tuple[str, list[str], int]:
+    """Check the request fields and return them cleaned.
+
+    :raises InvalidQuestion: a field is missing, empty, too long or of the wrong type
+    """
+    if not isinstance(question, str):
+        raise InvalidQuestion('"question" must be a string, e.g. {"question": "Who leads Yisrael Beyteinu?"}.')
+    question = question.strip()
+    if not question:
+        raise InvalidQuestion("The question is empty; type a question.")
+    if len(question) > max_chars:
+        raise InvalidQuestion(f"The question is {len(question)} characters long; the limit is {max_chars}. Shorten it.")
+    if history is None:
+        history = []
+    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+        raise InvalidQuestion('"history" must be a list of earlier questions (strings), oldest first.')
+    history = [h[:max_chars] for h in history[-MAX_HISTORY:]]
+    if top_k is None:
+        top_k = 5
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 20:
+        raise InvalidQuestion('"top_k" must be a whole number from 1 to 20.')
+    return question, history, top_k
+
+
+def query_terms(analyzer: Analyzer, question: str, history: list[str]) -> list[QueryTerm]:
+    """The question's terms, plus earlier questions' terms at a lower weight for a follow-up.
+
+    A follow-up is a question that leans on what came before: it uses a pronoun, or
+    it has at most one content term. A question that stands on its own is unchanged.
+    """
+    own = analyzer.terms(question)
+    terms = [QueryTerm(t, 1.0) for t in own]
+    words = {w.casefold() for w in _WORDS.findall(question)}
+    if not history or not (words & _PRONOUNS or len(set(own)) <= 1):
+        return terms
+    seen = set(own)
+    weight = 0.5
+    for earlier in reversed(history[-3:]):
+        for term in dict.fromkeys(analyzer.terms(earlier)):
+            if term not in seen:
+                seen.add(term)
+                terms.append(QueryTerm(term, weight))
+        weight /= 2
+    return terms
+
+
+def retrieve(index: IndexFile, terms: list[QueryTerm], k: int) -> tuple[list[tuple[int, float]], dict[str, float]]:
+    """Rank chunks by weighted BM25; with weights all 1 this is exactly rank_bm25's score."""
+    postings = index.postings(t.term for t in terms)
+    lists = []
+    for t in terms:
+        if t.term in postings:
+            ids, impacts, _ = postings[t.term]
+            lists.append((ids, impacts if t.weight == 1.0 else impacts * t.weight))
+    candidates, scores = accumulate(index.stats.n_chunks, lists)
+    positive = scores > 0
+    ids, best = best_k(candidates[positive], scores[positive], k)
+    idf = {term: max(value[2], 0.0) for term, value in postings.items()}
+    return [(int(i), float(s)) for i, s in zip(ids, best)], idf
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = [w.casefold() for w in _WORDS.findall(text)]
+    return {tuple(words[i : i + 3]) for i in range(max(len(words) - 2, 1))}
+
+
+def collapse_duplicates(chunks: list[ChunkRow]) -> list[list[ChunkRow]]:
+    """Group passages whose text is nearly the same (3-word shingles, Jaccard >= 0.6).
+
+    The first (best-ranked) passage of each group leads it; the others become extra
+    citations of the same result.
+    """
+    groups: list[tuple[set, list[ChunkRow]]] = []
+    for chunk in chunks:
+        shingles = _shingles(chunk.text)
+        for lead_shingles, members in groups:
+            union = len(shingles | lead_shingles) or 1
+            if len(shingles & lead_shingles) / union >= 0.6:
+                members.append(chunk)
+                break
+        else:
+            groups.append((shingles, [chunk]))
+    return [members for _, members in groups]
+
+
+@dataclass
+class _Sentence:
+    chunk: ChunkRow
+    rank: int
+    start: int  # offsets in the document text
+    end: int
+    score: float
+    coverage: float
+    matched: set[str]
+
+
+def _score_sentences(
+    analyzer: Analyzer, chunk: ChunkRow, rank: int, passage_norm: float, weights: dict[str, float], total: float
+) -> list[_Sentence]:
+    """Score each sentence of a passage by covered idf, term proximity and passage rank."""
+    out = []
+    for span in sentence_spans(chunk.text, language=analyzer.language):
+        tokens = list(analyzer.tokens(chunk.text[span.start : span.end]))
+        positions = [i for i, tok in enumerate(tokens) if tok.term in weights]
+        matched = {tokens[i].term for i in positions}
+        covered = sum(weights[t] for t in matched)
+        coverage = covered / total if total else 0.0
+        if len(matched) >= 2:
+            window = positions[-1] - positions[0] + 1
+            proximity = len(matched) / window
+        else:
+            proximity = 1.0 if matched else 0.0
+        short = 0.1 if len(tokens) < 4 else 0.0
+        score = coverage + 0.15 * proximity + 0.25 * passage_norm - short
+        out.append(_Sentence(chunk, rank, chunk.start + span.start, chunk.start + span.end, score, coverage, matched))
+    return out
+
+
+def document_url(document_id: str, start: int, end: int) -> str:
+    """Link to the document view, scrolled to and highlighting a span."""
+    return f"/documents/{document_id}?{urlencode({'start': start, 'end': end})}#cited"
+
+
+def highlight_spans(analyzer: Analyzer, text: str, terms: set[str]) -> list[list[int]]:
+    """Spans of *text* whose terms are among *terms* (offsets relative to *text*)."""
+    return [[tok.start, tok.end] for tok in analyzer.tokens(text) if tok.term in terms]
+
+
+def _document(chunk: ChunkRow) -> dict[str, str]:
+    return {"id": chunk.document_id, "title": chunk.title, "path": chunk.path}
+
+
+def _place(chunk: ChunkRow, start: int | None = None, end: int | None = None) -> dict[str, Any]:
+    start = chunk.start if start is None else start
+    end = chunk.end if end is None else end
+    return {"document": _document(chunk), "section": chunk.section, "chunk_id": chunk.id,
+            "start": start, "end": end, "url": document_url(chunk.document_id, start, end)}
+
+
+def answer(
+    index: IndexFile, analyzer: Analyzer, question: str, history: list[str] | None = None, top_k: int = 5,
+) -> dict[str, Any]:
+    """Answer *question* from *index*; the result is the ``POST /api/ask`` body."""
+    started = time.perf_counter()
+    terms = query_terms(analyzer, question, history or [])
+    result: dict[str, Any] = {"question": question, "answered": False, "answer": None, "message": NOT_FOUND_TEXT,
+                              "citations": [], "passages": [], "took_ms": 0.0}
+    if not terms:
+        result["message"] = NO_TERMS_TEXT
+        result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        return result
+    hits, idf = retrieve(index, terms, max(top_k, CANDIDATES) * 2)
+    # A term the documents never use counts as the rarest possible: a question about
+    # "liquid nitrogen" is not answered by a sentence that only shares "point".
+    unseen = math.log(index.stats.n_chunks + 0.5) - math.log(0.5)
+    weights: dict[str, float] = {}
+    for t in terms:
+        weights[t.term] = max(weights.get(t.term, 0.0), idf.get(t.term, unseen) * t.weight)
+    total = sum(weights.values())
+    chunks = index.chunks(i for i, _ in hits)
+    score_of = dict(hits)
+    groups = collapse_duplicates(chunks)[: max(top_k, CANDIDATES)]
+    top_score = hits[0][1] if hits else 1.0
+    sentences: list[_Sentence] = []
+    for rank, group in enumerate(groups[:CANDIDATES], start=1):
+        lead = group[0]
+        sentences += _score_sentences(analyzer, lead, rank, score_of[lead.idx] / top_score, weights, total)
+    chosen = _choose(sentences)
+    citations: list[dict[str, Any]] = []
+    if chosen:
+        result["answered"] = True
+        result["message"] = None
+        answer_sentences = []
+        for sentence in chosen:
+            citations.append({"n": len(citations) + 1, **_place(sentence.chunk, sentence.start, sentence.end)})
+            n = len(citations)
+            for start, end in _with_context(sentence, analyzer.language):
+                text = sentence.chunk.text[start - sentence.chunk.start : end - sentence.chunk.start]
+                answer_sentences.append({
+                    "text": text, "citation": n, "start": start, "end": end,
+                    "highlights": highlight_spans(analyzer, text, set(weights)),
+                })
+        result["answer"] = {"text": " ".join(s["text"] for s in answer_sentences), "sentences": answer_sentences}
+    result["citations"] = citations
+    result["passages"] = [
+        {"rank": rank, "score": round(score_of[group[0].idx], 6), **_place(group[0]), "text": group[0].text,
+         "highlights": highlight_spans(analyzer, group[0].text, set(weights)),
+         "also_in": [_place(other) for other in group[1:]]}
+        for rank, group in enumerate(groups[:top_k], start=1)
+    ]
+    result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    return result
+
+
+def _choose(sentences: list[_Sentence]) -> list[_Sentence]:
+    """Pick up to three good sentences from distinct places, best first."""
+    eligible = [s for s in sentences if s.coverage >= MIN_COVERAGE]
+    if not eligible:
+        return []
+    eligible.sort(key=lambda s: (-s.score, s.rank, s.start))
+    best = eligible[0]
+    chosen = [best]
+    spans: set[tuple[str, int]] = {(best.chunk.document_id, best.start)}
+    for s in eligible[1:]:
+        if len(chosen) == 3 or s.score < 0.85 * best.score:
+            break
+        key = (s.chunk.document_id, s.start)
+        near = any(c.chunk.document_id == s.chunk.document_id and abs(c.start - s.start) < 200 for c in chosen)
+        if key in spans or near or s.matched <= set().union(*(c.matched for c in chosen)) and s.rank == best.rank:
+            continue
+        spans.add(key)
+        chosen.append(s)
+    return chosen
+
+
+def _with_context(sentence: _Sentence, language: str) -> list[tuple[int, int]]:
+    """The sentence, preceded by its neighbour when it starts like "He said" or "This"."""
+    text = sentence.chunk.text[sentence.start - sentence.chunk.start : sentence.end - sentence.chunk.start]
+    if not _DEPENDENT_START.match(text):
+        return [(sentence.start, sentence.end)]
+    previous = None
+    for span in sentence_spans(sentence.chunk.text, language=language):
+        absolute = (sentence.chunk.start + span.start, sentence.chunk.start + span.end)
+        if absolute[0] >= sentence.start:
+            break
+        previous = absolute
+    return [previous, (sentence.start, sentence.end)] if previous else [(sentence.start, sentence.end)]
+

@@ -1,0 +1,150 @@
+"""The ``docqa`` command: index, serve, ask. A thin adapter over ``index`` and ``service``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+
+from index.build import build_index
+from index.errors import DocqaError
+from index.settings import BuildSettings
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+def location_options(command: Callable) -> Callable:
+    """Add --documents and --index, which override DOCQA_DOCUMENTS and DOCQA_INDEX."""
+    command = click.option("--index", "index_path", type=click.Path(dir_okay=False),
+                           help="Index file [env DOCQA_INDEX; default instance/docqa.sqlite].")(command)
+    return click.option("--documents", type=click.Path(file_okay=False),
+                        help="Documents folder [env DOCQA_DOCUMENTS; default documents/].")(command)
+
+
+def make_app(documents: str | None, index_path: str | None, **extra: Any) -> Flask:
+    """Create the app with command-line overrides, turning setting errors into CLI errors."""
+    from service import create_app
+
+    overrides = {k: v for k, v in {"DOCUMENTS": documents, "INDEX": index_path, **extra}.items() if v is not None}
+    try:
+        return create_app(overrides)
+    except DocqaError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def build_settings(app: Flask) -> BuildSettings:
+    """The build settings out of the app's configuration."""
+    return BuildSettings.from_mapping({k: app.config[k.upper()] for k in BuildSettings.__dataclass_fields__})
+
+
+def run_build(app: Flask, full: bool = False) -> None:
+    """Build or update the index and print its summary; errors become CLI errors."""
+    try:
+        summary = build_index(Path(app.config["DOCUMENTS"]), Path(app.config["INDEX"]), build_settings(app),
+                              full=full, progress=sys.stderr.isatty())
+    except DocqaError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for failure in summary.failures:
+        click.echo(f"  failed: {failure['path']}: {failure['error']}", err=True)
+    click.echo(summary.line())
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="docqa")
+def cli() -> None:
+    """Ask questions of a folder of documents: BM25 retrieval, extractive answers, citations."""
+
+
+@cli.command("index")
+@location_options
+@click.option("--full", is_flag=True, help="Re-read every file instead of reusing unchanged ones.")
+@click.option("--watch", is_flag=True, help="Keep running and rebuild when documents change.")
+def index_command(documents: str | None, index_path: str | None, full: bool, watch: bool) -> None:
+    """Build or update the index from the documents folder."""
+    app = make_app(documents, index_path)
+    run_build(app, full)
+    if watch:
+        from index.watch import watch as watch_folder
+
+        click.echo(f"Watching {app.config['DOCUMENTS']} for changes; press Ctrl+C to stop.")
+        try:
+            watch_folder(Path(app.config["DOCUMENTS"]), lambda: _rebuild_quietly(app))
+        except KeyboardInterrupt:
+            pass
+
+
+def _rebuild_quietly(app: Flask) -> None:
+    try:
+        run_build(app)
+    except click.ClickException as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+
+
+@cli.command("serve")
+@location_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, type=int, help="Worker threads of the server.")
+@click.option("--dev", is_flag=True, help="Use Flask's debug server (reloads code; never in production).")
+def serve_command(documents: str | None, index_path: str | None, host: str, port: int, threads: int, dev: bool) -> None:
+    """Serve the chat page and the JSON API, building the index first if there is none."""
+    app = make_app(documents, index_path)
+    if not Path(app.config["INDEX"]).exists():
+        click.echo("No index yet; building it first.")
+        run_build(app)
+    click.echo(f"docqa is answering at http://{host}:{port}/ (index {app.config['INDEX']})")
+    if dev:
+        app.run(host=host, port=port, debug=True)
+        return
+    from service.server import serve
+
+    serve(app, host, port, threads)
+
+
+@cli.command("ask")
+@location_options
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the same JSON as POST /api/ask.")
+@click.option("--top-k", type=int, default=None, help="Passages to return (1-20).")
+@click.option("--history", multiple=True, help="An earlier question of the conversation (repeatable, oldest first).")
+def ask_command(documents: str | None, index_path: str | None, question: str, as_json: bool,
+                top_k: int | None, history: tuple[str, ...]) -> None:
+    """Answer QUESTION from the index and print it with its citations."""
+    from service.api import ask_from
+
+    app = make_app(documents, index_path)
+    try:
+        with app.app_context():
+            result = ask_from({"question": question, "history": list(history),
+                               "top_k": top_k if top_k is not None else app.config["TOP_K"]})
+    except DocqaError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    click.echo(format_answer(result))
+
+
+def format_answer(result: dict[str, Any]) -> str:
+    """Render an answer for a terminal: sentences with [n] markers, then the sources."""
+    lines = []
+    if result["answered"]:
+        lines.append(" ".join(f"{s['text']} [{s['citation']}]" for s in result["answer"]["sentences"]))
+        lines.append("")
+        for c in result["citations"]:
+            where = f", {c['section']}" if c["section"] else ""
+            lines.append(f"[{c['n']}] {c['document']['title']}{where} ({c['document']['path']}, chars {c['start']}-{c['end']})")
+    else:
+        lines.append(result["message"])
+        for p in result["passages"]:
+            where = f", {p['section']}" if p["section"] else ""
+            lines.append(f"  - {p['document']['title']}{where}: {p['text'][:160]}...")
+    return "\n".join(lines)
+
+
+main = cli
