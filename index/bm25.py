@@ -61,7 +61,9 @@ def okapi_idf(df: np.ndarray, n_chunks: int, epsilon: float) -> tuple[np.ndarray
         return idf, 0.0
     lookup = np.array([table[int(f)] for f in distinct])
     idf[present] = lookup[np.searchsorted(distinct, df[present])]
-    average_idf = float(idf[present].sum() / int(present.sum()))
+    # fsum: exactly rounded, so the mean does not depend on the vocabulary's order
+    # (an incremental build numbers terms differently from a full one).
+    average_idf = math.fsum(idf[present].tolist()) / int(present.sum())
     idf[present & (idf < 0)] = epsilon * average_idf
     return idf, average_idf
 

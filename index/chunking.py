@@ -93,18 +93,28 @@ def chunk_document(
     """
     chunks: list[Chunk] = []
     for block in blocks:
-        sentences: list[tuple[Span, int]] = []
-        for span in sentence_spans(text, block.start, block.end, language):
-            if is_boilerplate(text[span.start : span.end]):
-                continue
-            words = len(_WORD.findall(text, span.start, span.end))
-            if words > 2 * chunk_words:
-                sentences.extend((piece, chunk_words) for piece in _split_long(text, span, chunk_words))
-            else:
-                sentences.append((span, words))
-        for first, last in _windows([w for _, w in sentences], chunk_words, overlap):
-            chunks.append(Chunk(len(chunks), block.label, sentences[first][0].start, sentences[last][0].end))
+        for sentences in _runs(text, block, chunk_words, language):
+            for first, last in _windows([w for _, w in sentences], chunk_words, overlap):
+                chunks.append(Chunk(len(chunks), block.label, sentences[first][0].start, sentences[last][0].end))
     return chunks
+
+
+def _runs(text: str, block: Block, chunk_words: int, language: str) -> list[list[tuple[Span, int]]]:
+    """The block's sentences with their word counts, in runs separated by boilerplate.
+
+    A boilerplate line ends a run, so no chunk's span contains one.
+    """
+    runs: list[list[tuple[Span, int]]] = [[]]
+    for span in sentence_spans(text, block.start, block.end, language):
+        if is_boilerplate(text[span.start : span.end]):
+            runs.append([])
+            continue
+        words = len(_WORD.findall(text, span.start, span.end))
+        if words > 2 * chunk_words:
+            runs[-1].extend((piece, chunk_words) for piece in _split_long(text, span, chunk_words))
+        else:
+            runs[-1].append((span, words))
+    return [run for run in runs if run]
 
 
 def _windows(lengths: list[int], size: int, overlap: int) -> list[tuple[int, int]]:

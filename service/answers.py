@@ -29,6 +29,7 @@ NO_TERMS_TEXT = "Your question has no searchable words (only stop words or punct
 MAX_HISTORY = 20
 CANDIDATES = 10
 MIN_COVERAGE = 0.5
+UNSEEN_WEIGHT = 0.5
 
 _PRONOUNS = {"he", "she", "it", "they", "him", "her", "them", "his", "hers", "its", "their", "theirs",
              "this", "that", "these", "those", "there", "then"}
@@ -115,7 +116,10 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
 
 
 def collapse_duplicates(chunks: list[ChunkRow]) -> list[list[ChunkRow]]:
-    """Group passages whose text is nearly the same (3-word shingles, Jaccard >= 0.6).
+    """Group passages that mostly repeat each other (half the 3-word shingles of the smaller one).
+
+    Containment rather than Jaccard, because a repeated passage is usually chunked
+    with different boundaries in its two places.
 
     The first (best-ranked) passage of each group leads it; the others become extra
     citations of the same result.
@@ -124,8 +128,8 @@ def collapse_duplicates(chunks: list[ChunkRow]) -> list[list[ChunkRow]]:
     for chunk in chunks:
         shingles = _shingles(chunk.text)
         for lead_shingles, members in groups:
-            union = len(shingles | lead_shingles) or 1
-            if len(shingles & lead_shingles) / union >= 0.6:
+            smaller = min(len(shingles), len(lead_shingles)) or 1
+            if len(shingles & lead_shingles) / smaller >= 0.5:
                 members.append(chunk)
                 break
         else:
@@ -200,9 +204,10 @@ def answer(
         result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
         return result
     hits, idf = retrieve(index, terms, max(top_k, CANDIDATES) * 2)
-    # A term the documents never use counts as the rarest possible: a question about
-    # "liquid nitrogen" is not answered by a sentence that only shares "point".
-    unseen = math.log(index.stats.n_chunks + 0.5) - math.log(0.5)
+    # A term the documents never use still counts (half as much as the rarest term):
+    # a question about "liquid nitrogen" is not answered by a sentence that only
+    # shares "point", while one paraphrased word does not sink a good match.
+    unseen = UNSEEN_WEIGHT * (math.log(index.stats.n_chunks + 0.5) - math.log(0.5))
     weights: dict[str, float] = {}
     for t in terms:
         weights[t.term] = max(weights.get(t.term, 0.0), idf.get(t.term, unseen) * t.weight)

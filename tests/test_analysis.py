@@ -1,0 +1,47 @@
+from index.analysis import Analyzer
+from index.analysis import normalize
+from index.analysis import strip_possessive
+
+A = Analyzer()
+
+
+def test_normalize_folds_case_width_and_curly_apostrophes():
+    assert normalize("Israel’s") == "israel's"
+    assert normalize("ＦＵＬＬ") == "full"
+
+
+def test_possessive_is_dropped():
+    assert strip_possessive("israel's") == "israel"
+    assert A.terms("Israel’s army") == A.terms("Israel army")
+
+
+def test_stop_words_are_dropped_and_words_stemmed():
+    assert A.terms("Who is leading the parties?") == ["lead", "parti"]
+
+
+def test_numbers_are_kept_whole():
+    assert A.terms("UNSCR 2334 in 1965 with 1.5 million and 1,000 people") == [
+        "unscr", "2334", "1965", "1.5", "million", "1000", "peopl"]
+
+
+def test_footnote_markers_are_not_tokens():
+    assert A.terms("against Israel”.[20][21] Then") == ["israel"]
+
+
+def test_spans_point_into_the_original_text():
+    text = "Putin’s “friendship” with Netanyahu"
+    for token in A.tokens(text):
+        assert A.terms(text[token.start : token.end]) == [token.term]
+
+
+def test_only_stop_words_and_punctuation_give_no_terms():
+    assert A.terms("What is it? ... !!") == []
+
+
+def test_unknown_language_is_a_clear_error():
+    import pytest
+
+    from index.errors import SettingError
+
+    with pytest.raises(SettingError, match="Unknown language 'klingon'"):
+        Analyzer("klingon")

@@ -1,0 +1,100 @@
+"""Our scores must be rank_bm25's BM25Okapi scores, through a real SQLite index file."""
+
+import random
+
+import numpy as np
+import pytest
+import sqlite_utils
+from rank_bm25 import BM25Okapi
+
+from index.bm25 import Bm25Params
+from index.bm25 import accumulate
+from index.bm25 import build_matrix
+from index.bm25 import top_k
+from index.retrieval import search
+from index.store import IndexFile
+from index.store import create_schema
+from index.store import pack
+from index.store import write_meta
+
+
+def random_corpus(rng: random.Random, n_docs: int, vocab: int) -> list[list[str]]:
+    words = [f"w{i}" for i in range(vocab)]
+    weights = [1 / (i + 1) for i in range(vocab)]  # Zipf-like: common words get negative idf
+    return [rng.choices(words, weights, k=rng.randint(1, 40)) for _ in range(n_docs)]
+
+
+def write_index(path, corpus: list[list[str]], params: Bm25Params) -> None:
+    """Store a token corpus as an index file (one chunk per token list)."""
+    vocabulary: dict[str, int] = {}
+    term_ids, tfs, posting_chunk = [], [], []
+    for i, tokens in enumerate(corpus):
+        counts: dict[str, int] = {}
+        for t in tokens:
+            counts[t] = counts.get(t, 0) + 1
+        for t, tf in counts.items():
+            term_ids.append(vocabulary.setdefault(t, len(vocabulary)))
+            tfs.append(tf)
+            posting_chunk.append(i)
+    m = build_matrix(np.array(term_ids), np.array(tfs), np.array(posting_chunk),
+                     np.array([len(d) for d in corpus]), len(vocabulary), params)
+    db = sqlite_utils.Database(path)
+    create_schema(db)
+    db["terms"].insert_all(
+        {"id": tid, "term": term, "df": int(m.df[tid]), "idf": float(m.idf[tid]),
+         "chunk_ids": pack(m.chunk_ids[m.ptr[tid] : m.ptr[tid + 1]], "<i4"),
+         "impacts": pack(m.impacts[m.ptr[tid] : m.ptr[tid + 1]], "<f8")}
+        for term, tid in vocabulary.items()
+    )
+    write_meta(db, {"format_version": 1, "chunks": len(corpus), "avgdl": m.stats.avgdl,
+                    "average_idf": m.stats.average_idf})
+    db.conn.close()
+
+
+def full_scores(index: IndexFile, query: list[str]) -> np.ndarray:
+    postings = index.postings(query)
+    ids, scores = accumulate(index.stats.n_chunks, [postings[t][:2] for t in query if t in postings])
+    dense = np.zeros(index.stats.n_chunks)
+    dense[ids] = scores
+    return dense
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("params", [Bm25Params(), Bm25Params(1.2, 0.4, 0.5), Bm25Params(2.0, 1.0, 0.0)])
+def test_scores_and_top10_equal_rank_bm25(tmp_path, seed, params):
+    rng = random.Random(seed)
+    corpus = random_corpus(rng, rng.randint(30, 400), rng.randint(20, 300))
+    path = tmp_path / "bm25.sqlite"
+    write_index(path, corpus, params)
+    index = IndexFile(path)
+    reference = BM25Okapi(corpus, k1=params.k1, b=params.b, epsilon=params.epsilon)
+    for _ in range(25):
+        query = rng.choices(list(reference.idf) + ["unknown"], k=rng.randint(1, 6))
+        expected = reference.get_scores(query)
+        got = full_scores(index, query)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+        want_top = [int(i) for i in np.argsort(-expected, kind="stable")[:10] if expected[i] > 0]
+        assert [h.idx for h in search(index, query, 10)] == want_top
+
+
+def test_negative_idf_uses_epsilon_floor(tmp_path):
+    corpus = [["common", "rare"], ["common"], ["common", "other"], ["common"]]
+    path = tmp_path / "neg.sqlite"
+    write_index(path, corpus, Bm25Params())
+    reference = BM25Okapi(corpus)
+    index = IndexFile(path)
+    assert reference.idf["common"] == pytest.approx(0.25 * reference.average_idf)
+    np.testing.assert_allclose(full_scores(index, ["common"]), reference.get_scores(["common"]), atol=1e-12)
+
+
+def test_top_k_breaks_ties_by_lower_id():
+    ids, scores = top_k(np.array([5, 1, 9, 3]), np.array([1.0, 2.0, 2.0, 1.0]), 3)
+    assert ids.tolist() == [1, 9, 3]
+    assert scores.tolist() == sorted(scores.tolist(), reverse=True)
+
+
+def test_query_without_known_terms_returns_nothing(tmp_path):
+    path = tmp_path / "x.sqlite"
+    write_index(path, [["a", "b"], ["b", "c"]], Bm25Params())
+    assert search(IndexFile(path), ["zzz"], 5) == []
+    assert search(IndexFile(path), [], 5) == []

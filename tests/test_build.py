@@ -1,0 +1,160 @@
+"""Builds on real folders and real SQLite files: incremental, failure-tolerant, atomic."""
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from index.build import build_index
+from index.errors import BuildInProgress
+from index.errors import DocumentsMissing
+from index.settings import BuildSettings
+from index.store import IndexFile
+
+
+def rows(path: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_first_build_indexes_every_format(documents, index_path):
+    summary = build_index(documents, index_path)
+    assert (summary.added, summary.failed, summary.generation) == (4, 0, 1)
+    index = IndexFile(index_path)
+    formats = {d["format"] for d in index.documents()}
+    assert formats == {"txt", "md", "html", "pdf"}
+    assert index.meta["chunks"] == summary.chunks == len(rows(index_path, "select idx from chunks"))
+    # every chunk's offsets select its text from the document text
+    for doc_id, text in rows(index_path, "select id, text from documents"):
+        for start, end, chunk_text in rows(index_path, f"select start, \"end\", text from chunks where document_id = '{doc_id}'"):
+            assert text[start:end] == chunk_text
+
+
+def test_rebuild_reuses_unchanged_files_and_reflects_changes(documents, index_path):
+    build_index(documents, index_path)
+    before = rows(index_path, "select id, text from chunks order by id")
+    again = build_index(documents, index_path)
+    assert (again.unchanged, again.added, again.changed, again.removed) == (4, 0, 0, 0)
+    assert rows(index_path, "select id, text from chunks order by id") == before
+
+    (documents / "guide.md").write_text("# Guide\n\nPotatoes need sandy soil and little water.\n")
+    (documents / "lighthouse.html").unlink()
+    (documents / "new.txt").write_text("Zanzibar exports cloves and nutmeg.\n")
+    summary = build_index(documents, index_path)
+    assert (summary.unchanged, summary.changed, summary.removed, summary.added) == (2, 1, 1, 1)
+    index = IndexFile(index_path)
+    assert index.generation == 3
+    assert index.postings(["potato"]) and not index.postings(["lighthous"])
+    assert index.postings(["zanzibar"])
+
+
+def test_touched_but_identical_file_is_not_reindexed(documents, index_path):
+    build_index(documents, index_path)
+    path = documents / "guide.md"
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    summary = build_index(documents, index_path)
+    assert summary.unchanged == 4 and summary.changed == 0
+
+
+def test_incremental_scores_equal_a_full_rebuild(documents, index_path, tmp_path):
+    build_index(documents, index_path)
+    (documents / "extra.md").write_text("# Extra\n\nTomatoes and Putin and watering in 2016.\n")
+    build_index(documents, index_path)
+    fresh = tmp_path / "fresh.sqlite"
+    build_index(documents, fresh, full=True)
+    a, b = IndexFile(index_path), IndexFile(fresh)
+    from index.retrieval import search
+
+    for query in (["tomato"], ["putin", "2016"], ["water", "soil", "israel"]):
+        assert search(a, query, 10) == search(b, query, 10)
+
+
+def test_bad_files_are_reported_and_skipped(documents, index_path):
+    (documents / "broken.pdf").write_bytes(b"%PDF-1.7 garbage")
+    (documents / "blob.txt").write_bytes(b"\x00\x01" * 500)
+    (documents / "empty.md").write_text("")
+    (documents / "notes.docx").write_bytes(b"PK\x03\x04")
+    summary = build_index(documents, index_path)
+    assert summary.added == 4 and summary.failed == 3 and summary.skipped == 1
+    reasons = {f["path"]: f["error"] for f in summary.failures}
+    assert "PDF" in reasons["broken.pdf"] and "binary" in reasons["blob.txt"] and "empty" in reasons["empty.md"]
+    docs = {d["path"]: d for d in IndexFile(index_path).documents()}
+    assert docs["notes.docx"]["status"] == "skipped" and "unsupported" in docs["notes.docx"]["error"]
+    assert docs["broken.pdf"]["status"] == "failed"
+    # unchanged failures stay reported on the next build
+    again = build_index(documents, index_path)
+    assert again.failed == 3 and {f["path"] for f in again.failures} == set(reasons)
+
+
+def test_symlink_outside_documents_is_not_followed(documents, index_path, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The password is swordfish.")
+    (documents / "link.txt").symlink_to(secret)
+    build_index(documents, index_path)
+    docs = {d["path"]: d for d in IndexFile(index_path).documents()}
+    assert docs["link.txt"]["status"] == "skipped"
+    assert not IndexFile(index_path).postings(["swordfish"])
+
+
+def test_missing_documents_folder(tmp_path):
+    with pytest.raises(DocumentsMissing, match="--documents"):
+        build_index(tmp_path / "nope", tmp_path / "i.sqlite")
+
+
+def test_changed_settings_retokenize_everything(documents, index_path):
+    build_index(documents, index_path)
+    summary = build_index(documents, index_path, BuildSettings(chunk_words=40))
+    assert summary.changed == 0 and summary.added == 4
+
+
+def test_a_second_build_waits_its_turn(documents, index_path):
+    import fcntl
+
+    index_path.parent.mkdir(parents=True)
+    with open(index_path.with_name(index_path.name + ".lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with pytest.raises(BuildInProgress):
+            build_index(documents, index_path)
+
+
+def make_big_folder(folder: Path, n: int) -> None:
+    rng = random.Random(7)
+    words = [f"{a}{b}" for a in ("ka", "lo", "mi", "nu", "pe", "ra", "si", "tu") for b in ("x", "y", "z", "q", "w")]
+    folder.mkdir()
+    for i in range(n):
+        sentences = [" ".join(rng.choices(words, k=12)).capitalize() + "." for _ in range(40)]
+        (folder / f"doc{i:04d}.txt").write_text(" ".join(sentences))
+
+
+def test_kill_9_during_build_keeps_the_previous_index(tmp_path):
+    folder = tmp_path / "docs"
+    make_big_folder(folder, 400)
+    index_path = tmp_path / "idx.sqlite"
+    build_index(folder, index_path)
+    for i in range(400):  # change every file so the next builds have real work
+        (folder / f"doc{i:04d}.txt").write_text(f"Changed {i}. " * 30)
+    rng = random.Random(1)
+    interrupted = 0
+    for delay in [rng.uniform(0.3, 1.2) for _ in range(6)]:
+        before = IndexFile(index_path)
+        proc = subprocess.Popen([sys.executable, "-m", "service", "index", "--full", "--documents", str(folder),
+                                 "--index", str(index_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        current = IndexFile(index_path)  # complete and readable, whatever moment the kill hit
+        assert current.generation in (before.generation, before.generation + 1)
+        if current.generation == before.generation:  # the previous index, whole
+            interrupted += 1
+            assert current.meta["chunks"] == before.meta["chunks"]
+            assert current.postings(["kax"]) or current.postings(["chang"])
+    assert interrupted >= 2, "no kill landed during a build; the test did not test anything"
+    summary = build_index(folder, index_path)
+    assert not list(tmp_path.glob("idx.sqlite.tmp-*"))  # leftovers of killed builds are gone
+    assert IndexFile(index_path).postings(["chang"]) and summary.documents == 400

@@ -1,0 +1,87 @@
+from pathlib import Path
+
+import pytest
+
+from index.chunking import chunk_document
+from index.errors import UnreadableDocument
+from index.loaders import load
+from tests.conftest import ARTICLE
+from tests.conftest import DATA
+from tests.conftest import PDF_PAGES
+from tests.conftest import make_pdf
+
+
+def load_file(path: Path):
+    return load(path, path.read_bytes())
+
+
+def test_article_title_sections_and_comments():
+    doc = load_file(ARTICLE)
+    assert doc.format == "txt"
+    assert doc.title.startswith("RUSSIA AND THE NEW M. E.")
+    labels = [b.label for b in doc.blocks]
+    assert "Coalition against Iran and Turkey" in labels
+    assert "Comment 7 (Alex Maistrovoy)" in labels
+    assert "Comment 1 (reply to Sebastien Zorn)" in labels
+    comment4 = next(b for b in doc.blocks if b.label == "Comment 4")
+    assert "Eli Cohen" in doc.text[comment4.start : comment4.end]
+
+
+def test_markdown_sections_follow_heading_path():
+    doc = load_file(DATA / "guide.md")
+    assert doc.title == "Gardening Guide"
+    drainage = next(b for b in doc.blocks if b.label and b.label.endswith("Drainage"))
+    assert drainage.label == "Gardening Guide › Soil › Drainage"
+    assert "Raised beds" in doc.text[drainage.start : drainage.end]
+
+
+def test_html_drops_script_style_and_navigation():
+    doc = load_file(DATA / "lighthouse.html")
+    assert doc.title == "The Lighthouse Keeper"
+    for junk in ("secretscript", "secretstyle", "navigationlink", "footerboilerplate"):
+        assert junk not in doc.text
+    storm = next(b for b in doc.blocks if b.label and "Storm" in b.label)
+    assert "four nights" in doc.text[storm.start : storm.end]
+
+
+def test_pdf_keeps_page_numbers(tmp_path):
+    path = tmp_path / "iceland.pdf"
+    make_pdf(path, PDF_PAGES)
+    doc = load_file(path)
+    assert doc.title == "Iceland Facts"
+    assert [b.label for b in doc.blocks] == ["Page 1", "Page 2"]
+    assert "Vatnajokull" in doc.text[doc.blocks[1].start : doc.blocks[1].end]
+
+
+def test_legacy_encoding_falls_back(tmp_path):
+    path = tmp_path / "old.txt"
+    path.write_bytes("Café crème at the Hôtel de Ville, served in the garden every morning.".encode("cp1252"))
+    assert "Café crème" in load_file(path).text
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("empty.txt", b"   \n", "empty"),
+        ("binary.txt", b"\x00\x01\x02binary\x00" * 20, "binary"),
+        ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "PDF"),
+        ("random.pdf", bytes(range(256)) * 8, "PDF"),
+    ],
+)
+def test_broken_files_raise_a_reason(tmp_path, name, data, reason):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(UnreadableDocument, match=reason):
+        load_file(path)
+
+
+@pytest.mark.parametrize("name", [ARTICLE.name, "guide.md", "lighthouse.html", "iceland.pdf"])
+def test_chunk_offsets_are_exact_for_every_format(documents, name):
+    doc = load_file(documents / name)
+    chunks = chunk_document(doc.text, doc.blocks, chunk_words=40, overlap=1)
+    assert chunks
+    for chunk in chunks:
+        piece = doc.text[chunk.start : chunk.end]
+        assert piece == piece.strip() and piece
+        block = next(b for b in doc.blocks if b.start <= chunk.start < b.end)
+        assert chunk.end <= block.end and chunk.section == block.label
