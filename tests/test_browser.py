@@ -1,0 +1,158 @@
+"""The chat page in headless Chromium (Debian's), against a real server on 127.0.0.1."""
+
+import os
+import shutil
+
+import pytest
+
+from tests.conftest import LiveServer
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None and not os.environ.get("REQUIRE_BROWSER_TESTS"):
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+pytestmark = pytest.mark.browser
+HOSTILE = (
+    "Hostile sample document about marmalade recipes.\n\n"
+    "The marmalade secret is <script>window.__pwned = 1; alert('xss')</script> and "
+    "<img src=x onerror=\"window.__pwned = 2\"> and <a href=\"javascript:window.__pwned=3\">click</a> in marmalade.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "chromium is required: apt-get install chromium"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(documents, built):
+    (documents / "hostile.txt").write_text(HOSTILE)
+    from index.build import build_index
+
+    build_index(documents, built)
+    server = LiveServer(documents, built)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.goto(server.url + "/")
+    yield page
+    context.close()
+
+
+def ask(page, question):
+    count = page.locator(".turn").count()
+    page.fill("#question", question)
+    page.press("#question", "Enter")
+    page.wait_for_function(
+        "n => document.querySelectorAll('.turn').length > n && !document.querySelector('.turn.pending')", arg=count
+    )
+    return page.locator(".turn").last
+
+
+def test_ask_see_answer_open_citation_and_land_on_the_span(page):
+    turn = ask(page, "Who leads Yisrael Beyteinu?")
+    assert "Avigdor Liberman" in turn.locator(".answer").inner_text()
+    assert turn.locator(".answer mark").count() >= 2  # question words highlighted
+    chip = turn.locator(".chip").first
+    chip.click()
+    panel = turn.locator(".citation-panel:not([hidden])")
+    assert panel.is_visible() and chip.get_attribute("aria-expanded") == "true"
+    assert "Yisrael" in panel.locator("blockquote mark").first.inner_text()
+    panel.locator("a.open-source").click()
+    page.wait_for_selector("#cited")
+    page.wait_for_load_state("load")
+    cited = page.locator("#cited")
+    assert "Avigdor Liberman" in cited.inner_text()
+    box = cited.bounding_box()
+    assert box and 0 <= box["y"] < page.viewport_size["height"]  # scrolled into view
+
+
+def test_follow_up_uses_the_conversation_and_survives_reload(page):
+    ask(page, "Who is Avigdor Lieberman?")
+    turn = ask(page, "What did he say about sanctions?")
+    assert "Lieberman" in turn.locator(".answer").inner_text()
+    page.reload()
+    assert page.locator(".turn").count() == 2
+    page.click("#new-chat")
+    assert page.locator(".turn").count() == 0
+    page.reload()
+    assert page.locator(".turn").count() == 0
+
+
+def test_question_outside_the_documents_says_so(page):
+    turn = ask(page, "What is the boiling point of liquid nitrogen?")
+    assert "could not find" in turn.locator(".not-found").inner_text()
+    assert turn.locator(".related li").count() >= 1
+
+
+def test_errors_appear_in_the_conversation(page):
+    page.route("**/api/ask", lambda route: route.abort())
+    turn = ask(page, "Who leads Yisrael Beyteinu?")
+    assert "Could not reach the server" in turn.locator(".error").inner_text()
+    assert page.dialogs == []
+
+
+def test_shift_enter_adds_a_line_instead_of_sending(page):
+    page.fill("#question", "first line")
+    page.press("#question", "Shift+Enter")
+    page.keyboard.type("second line")
+    assert page.input_value("#question") == "first line\nsecond line"
+    assert page.locator(".turn").count() == 0
+
+
+def test_hostile_document_shows_as_text_and_runs_nothing(page, server):
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    turn = ask(page, "What is the marmalade secret?")
+    assert "<script>" in turn.locator(".answer").inner_text()
+    turn.locator(".chip").first.click()
+    turn.locator(".citation-panel:not([hidden]) a.open-source").click()
+    page.wait_for_selector("#cited")
+    assert "<img src=x onerror" in page.locator(".doc-text").inner_text()
+    assert page.evaluate("window.__pwned") is None
+    assert page.dialogs == []
+    assert all(url.startswith(server.url) for url in requests)
+
+
+def test_page_works_without_javascript(browser, server):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(server.url + "/")
+    page.fill("#question", "Who is Avigdor Lieberman?")
+    with page.expect_navigation():
+        page.click("#send")
+    assert "Lieberman" in page.locator(".answer").inner_text()
+    page.fill("#question", "What did he say about sanctions?")
+    with page.expect_navigation():
+        page.click("#send")  # the first question travels along as history
+    assert "sanctions" in page.locator(".answer").inner_text()
+    assert "Lieberman" in page.locator(".answer").inner_text()
+    assert page.locator("input[name=history]").count() == 2
+    context.close()
+
+
+def test_documents_page_lists_failures(browser, server, documents):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(server.url + "/documents")
+    rows = page.locator("table.documents tbody tr")
+    assert rows.count() == 5
+    assert page.locator("text=hostile.txt").is_visible()
+    context.close()
