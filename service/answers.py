@@ -227,7 +227,12 @@ def answer(
         result["message"] = None
         answer_sentences = []
         for sentence in chosen:
-            citations.append({"n": len(citations) + 1, **_place(sentence.chunk, sentence.start, sentence.end)})
+            chunk = sentence.chunk
+            citations.append({
+                "n": len(citations) + 1, **_place(chunk, sentence.start, sentence.end),
+                "passage": {"text": chunk.text, "start": chunk.start, "end": chunk.end,
+                            "highlights": highlight_spans(analyzer, chunk.text, set(weights))},
+            })
             n = len(citations)
             for start, end in _with_context(sentence, analyzer.language):
                 text = sentence.chunk.text[start - sentence.chunk.start : end - sentence.chunk.start]

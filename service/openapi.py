@@ -52,7 +52,11 @@ SCHEMAS: dict[str, Any] = {
                 },
             },
             "citations": {"type": "array", "items": {
-                "type": "object", "required": ["n", *_PLACE], "properties": {"n": {"type": "integer"}, **_PLACE},
+                "type": "object", "required": ["n", *_PLACE],
+                "properties": {"n": {"type": "integer"}, **_PLACE, "passage": {
+                    "type": "object", "description": "The passage the cited span belongs to, for context.",
+                    "properties": {"text": {"type": "string"}, "start": {"type": "integer"},
+                                   "end": {"type": "integer"}, "highlights": _SPANS}}},
             }},
             "passages": {"type": "array", "items": {
                 "type": "object",

@@ -41,24 +41,26 @@
     frag.appendChild(document.createTextNode(text.slice(at)));
     return frag;
   }
+  // The passage with question words marked and the cited sentence set apart.
+  function withCitedSpan(passage, citation) {
+    var from = Math.max(0, citation.start - passage.start), to = Math.min(passage.text.length, citation.end - passage.start);
+    if (from >= to) return highlighted(passage.text, passage.highlights);
+    function part(a, b) {
+      var spans = (passage.highlights || []).filter(function (h) { return h[0] >= a && h[1] <= b; })
+        .map(function (h) { return [h[0] - a, h[1] - a]; });
+      return highlighted(passage.text.slice(a, b), spans);
+    }
+    var frag = document.createDocumentFragment();
+    frag.appendChild(part(0, from));
+    frag.appendChild(el("span", { className: "cited-sentence" }, [part(from, to)]));
+    frag.appendChild(part(to, passage.text.length));
+    return frag;
+  }
   function place(p) {
     return p.document.title + (p.section ? " · " + p.section : "");
   }
-  function passageFor(result, citation) {
-    var match = null;
-    result.passages.forEach(function (p) {
-      if (match) return;
-      if (p.chunk_id === citation.chunk_id) match = p;
-      (p.also_in || []).forEach(function (o) { if (!match && o.chunk_id === citation.chunk_id) match = p; });
-    });
-    return match;
-  }
   function citationPanel(result, citation, id) {
-    var passage = passageFor(result, citation);
-    var body = passage
-      ? el("blockquote", {}, [highlighted(passage.text, passage.highlights)])
-      : el("blockquote", { text: result.answer.sentences.filter(function (s) { return s.citation === citation.n; })
-          .map(function (s) { return s.text; }).join(" ") });
+    var body = el("blockquote", {}, [withCitedSpan(citation.passage, citation)]);
     return el("div", { className: "citation-panel", id: id, role: "region", "aria-label": "Source " + citation.n, hidden: "" }, [
       el("p", { className: "source-title" }, [el("strong", { text: "[" + citation.n + "] " }), document.createTextNode(place(citation))]),
       body,
