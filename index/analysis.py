@@ -88,25 +88,37 @@ class Analyzer:
                 + ", ".join(sorted(Stemmer.algorithms()))
             )
         self.language = language
+        self._cache: dict[str, str] = {}
 
     def tokens(self, text: str) -> Iterator[Token]:
         """Yield the terms of *text* with their character spans."""
-        language = self.language
         for match in _TOKEN_RE.finditer(text):
-            raw = match.group()
-            first = raw[0]
-            if first == "[":
-                continue
-            if first.isdigit():
-                yield Token(normalize_number(raw), match.start(), match.end())
-                continue
-            term = _stem_word(language, raw)
+            term = self.term(match.group())
             if term:
                 yield Token(term, match.start(), match.end())
 
     def terms(self, text: str) -> list[str]:
-        """Return just the terms of *text*, in order: the BM25 view of it."""
-        return [token.term for token in self.tokens(text)]
+        """Return just the terms of *text*, in order: the BM25 view of it (the build's hot loop)."""
+        cache = self._cache
+        out = []
+        for raw in _TOKEN_RE.findall(text):
+            term = cache.get(raw)
+            if term is None:
+                term = self.term(raw)
+                if len(cache) < 2_000_000:
+                    cache[raw] = term
+            if term:
+                out.append(term)
+        return out
+
+    def term(self, raw: str) -> str:
+        """Map one raw token to its term, or "" when it is dropped (stop word, footnote marker)."""
+        first = raw[0]
+        if first == "[":
+            return ""
+        if first.isdigit():
+            return normalize_number(raw)
+        return _stem_word(self.language, raw)
 
 
 @lru_cache(maxsize=8)

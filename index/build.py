@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import json
+import multiprocessing
 import os
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
@@ -30,16 +32,14 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
-from index.analysis import Analyzer
 from index.bm25 import Bm25Params
 from index.bm25 import build_matrix
-from index.chunking import chunk_document
 from index.errors import BuildFailed
 from index.errors import BuildInProgress
 from index.errors import DocumentsMissing
-from index.errors import UnreadableDocument
+from index.ingest import Ingested
+from index.ingest import ingest_file
 from index.loaders import format_of
-from index.loaders import load
 from index.scan import FileEntry
 from index.scan import scan_documents
 from index.settings import BuildSettings
@@ -201,30 +201,33 @@ def _build(
         cols = ("id", "path", "size", "mtime_ns", "sha256", "status")
         old_docs = {r[1]: dict(zip(cols, r)) for r in old.execute(f"select {', '.join(cols)} from documents")}
         vocabulary = dict(old.execute("select term, id from terms"))
+        old.close()
     db = sqlite_utils.Database(tmp, recreate=True)
     db.execute("pragma journal_mode = off")
     db.execute("pragma synchronous = off")
     create_schema(db)
-    if old is not None:
-        old.close()
+    if old_docs:
         db.execute("attach database ? as old", [f"file:{index_path}?mode=ro"])
-    analyzer = Analyzer(settings.language)
     entries = scan_documents(documents_dir)
-    doc_terms: list[_DocTerms] = []
-    next_idx = 0
-    seen: set[str] = set()
-    for entry in _progress(entries, progress):
-        seen.add(entry.relpath)
-        previous = old_docs.get(entry.relpath)
-        n = _index_entry(db, entry, previous, analyzer, settings, vocabulary, doc_terms, next_idx, summary)
-        next_idx += n
-    summary.removed = len(set(old_docs) - seen)
-    if old is not None:
+    plans = [_plan(entry, old_docs.get(entry.relpath)) for entry in entries]
+    writer = _Writer(db, vocabulary, summary)
+    to_ingest = [entry for entry, action in plans if action == "ingest"]
+    results = _ingest_all(to_ingest, settings)
+    for entry, action in _progress(plans, progress):
+        if action == "skip":
+            writer.skipped(entry)
+        elif action == "copy":
+            writer.copy(entry, old_docs[entry.relpath])
+        else:
+            writer.add(entry, next(results), old_docs.get(entry.relpath))
+    writer.flush()
+    summary.removed = len(set(old_docs) - {e.relpath for e in entries})
+    if old_docs:
         db.conn.commit()
         db.execute("detach database old")
-    _write_terms(db, vocabulary, doc_terms, settings)
+    _write_terms(db, vocabulary, writer.doc_terms, settings)
     summary.documents = summary.added + summary.changed + summary.unchanged
-    summary.chunks = next_idx
+    summary.chunks = writer.next_idx
     summary.terms = int(db.execute("select count(*) from terms where df > 0").fetchone()[0])
     summary.generation = int(old_meta.get("generation", 0)) + 1
     summary.seconds = round(time.perf_counter() - started, 3)
@@ -244,128 +247,157 @@ def _build(
     return summary
 
 
-def _progress(entries: list[FileEntry], enabled: bool):
+def _plan(entry: FileEntry, previous: dict | None) -> tuple[FileEntry, str]:
+    """Decide what to do with a file: "skip" it, "copy" its old rows, or "ingest" it anew.
+
+    A file whose size and mtime match the old index is copied without being read;
+    one whose stat changed is hashed, and copied if its content did not.
+    """
+    if entry.skip_reason:
+        return entry, "skip"
+    if previous is None or previous["status"] == "skipped":
+        return entry, "ingest"
+    if previous["size"] == entry.size and previous["mtime_ns"] == entry.mtime_ns:
+        return entry, "copy"
+    if previous["status"] == "ok" and previous["sha256"]:
+        try:
+            if _sha256(entry.path) == previous["sha256"]:
+                return entry, "copy"
+        except OSError:
+            pass
+    return entry, "ingest"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+PARALLEL_MIN_FILES = 64
+
+
+def _ingest_all(entries: list[FileEntry], settings: BuildSettings) -> Iterator[Ingested]:
+    """Ingest files in order, across all cores when there are enough of them to pay off."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(entries) < PARALLEL_MIN_FILES or workers < 2:
+        return (ingest_file(e.path, e.relpath, settings) for e in entries)
+    # forkserver, not fork: the build may run inside a threaded web server.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+
+    def ordered() -> Iterator[Ingested]:
+        with pool:
+            yield from pool.map(ingest_file, [e.path for e in entries], [e.relpath for e in entries],
+                                itertools.repeat(settings), chunksize=16)
+
+    return ordered()
+
+
+def _progress(plans: list, enabled: bool):
     if not enabled:
-        return entries
+        return plans
     from tqdm import tqdm
 
-    return tqdm(entries, unit="file", desc="Indexing", leave=False)
+    return tqdm(plans, unit="file", desc="Indexing", leave=False)
 
 
-def _index_entry(
-    db: sqlite_utils.Database, entry: FileEntry, previous: dict | None, analyzer: Analyzer,
-    settings: BuildSettings, vocabulary: dict[str, int], doc_terms: list[_DocTerms], base: int,
-    summary: BuildSummary,
-) -> int:
-    """Add one file to the new index, reusing the old index's rows when it is unchanged.
+class _Writer:
+    """Write documents, chunks and term counts into the new file, in batches, in order.
 
-    Returns the number of chunks it contributed.
+    Chunks are numbered (``idx``, their column in the BM25 matrix) in the order the
+    documents come, whether copied from the old index or freshly ingested.
     """
-    doc_id = document_id(entry.relpath)
-    row = {"id": doc_id, "path": entry.relpath, "title": entry.path.name, "format": format_of(entry.path) or "",
-           "size": entry.size, "mtime_ns": entry.mtime_ns, "sha256": None, "status": "ok",
-           "error": None, "chunk_count": 0, "text": ""}
-    if entry.skip_reason:
-        row.update(status="skipped", error=entry.skip_reason, format=entry.path.suffix.lstrip(".").lower())
-        db["documents"].insert(row)
-        summary.skipped += 1
-        return 0
-    same_stat = previous and previous["size"] == entry.size and previous["mtime_ns"] == entry.mtime_ns
-    if previous and same_stat and previous["status"] != "ok":
-        _copy_document(db, doc_id, base, entry, previous["sha256"])
-        summary.failed += 1
-        summary.failures.append({"path": entry.relpath, "error": _old_error(db, doc_id)})
-        return 0
-    data: bytes | None = None
-    sha = None
-    if not same_stat:
-        try:
-            data = entry.path.read_bytes()
-        except OSError as exc:
-            return _fail(db, row, f"cannot be read ({exc.strerror})", summary)
-        sha = hashlib.sha256(data).hexdigest()
-    if previous and previous["status"] == "ok" and (same_stat or sha == previous["sha256"]):
-        n = _copy_document(db, doc_id, base, entry, sha or previous["sha256"])
-        doc_terms.append(_load_terms(db, doc_id))
-        summary.unchanged += 1
-        return n
-    if data is None:  # stat matched a failed or skipped row: re-read
-        data = entry.path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-    row["sha256"] = sha
-    try:
-        loaded = load(entry.path, data)
-    except UnreadableDocument as exc:
-        return _fail(db, row, str(exc), summary)
-    except RecursionError:
-        return _fail(db, row, "too deeply nested to parse", summary)
-    chunks = chunk_document(loaded.text, loaded.blocks, settings.chunk_words, settings.chunk_overlap, settings.language)
-    title_terms = analyzer.terms(loaded.title) if settings.title_in_chunks else []
-    lengths, counts, term_ids, tfs = [], [], [], []
-    for chunk in chunks:
-        terms = Counter(analyzer.terms(loaded.text[chunk.start : chunk.end]))
-        terms.update(title_terms)
-        lengths.append(sum(terms.values()))
-        counts.append(len(terms))
-        for term, tf in terms.items():
-            term_ids.append(vocabulary.setdefault(term, len(vocabulary)))
-            tfs.append(tf)
-    row.update(title=loaded.title, format=loaded.format, chunk_count=len(chunks), text=loaded.text)
-    db["documents"].insert(row)
-    db["chunks"].insert_all(
-        {"idx": base + c.ordinal, "id": f"{doc_id}-{c.ordinal}", "document_id": doc_id, "ordinal": c.ordinal,
-         "section": c.section, "start": c.start, "end": c.end, "text": loaded.text[c.start : c.end]}
-        for c in chunks
-    )
-    terms_row = _DocTerms(np.array(lengths, np.int32), np.array(counts, np.int32),
-                          np.array(term_ids, np.int32), np.array(tfs, np.int32))
-    db["document_terms"].insert({
-        "document_id": doc_id, "lengths": pack(terms_row.lengths, "<i4"), "counts": pack(terms_row.counts, "<i4"),
-        "term_ids": pack(terms_row.term_ids, "<i4"), "tfs": pack(terms_row.tfs, "<i4"),
-    })
-    doc_terms.append(terms_row)
-    if previous:
-        summary.changed += 1
-    else:
-        summary.added += 1
-    return len(chunks)
 
+    BATCH = 500
 
-def _fail(db: sqlite_utils.Database, row: dict, reason: str, summary: BuildSummary) -> int:
-    row.update(status="failed", error=reason)
-    db["documents"].insert(row)
-    summary.failed += 1
-    summary.failures.append({"path": row["path"], "error": reason})
-    return 0
+    def __init__(self, db: sqlite_utils.Database, vocabulary: dict[str, int], summary: BuildSummary) -> None:
+        self.db, self.vocabulary, self.summary = db, vocabulary, summary
+        self.next_idx = 0
+        self.doc_terms: list[_DocTerms] = []
+        self._documents: list[dict] = []
+        self._chunks: list[dict] = []
+        self._terms: list[dict] = []
 
+    def _row(self, entry: FileEntry, **values) -> dict:
+        row = {"id": document_id(entry.relpath), "path": entry.relpath, "title": entry.path.name,
+               "format": format_of(entry.path) or entry.path.suffix.lstrip(".").lower(), "size": entry.size,
+               "mtime_ns": entry.mtime_ns, "sha256": None, "status": "ok", "error": None, "chunk_count": 0,
+               "text": ""}
+        row.update(values)
+        return row
 
-def _old_error(db: sqlite_utils.Database, doc_id: str) -> str:
-    found = db.execute("select error from documents where id = ?", [doc_id]).fetchone()
-    return found[0] if found else ""
+    def skipped(self, entry: FileEntry) -> None:
+        self._documents.append(self._row(entry, status="skipped", error=entry.skip_reason))
+        self.summary.skipped += 1
 
+    def copy(self, entry: FileEntry, previous: dict) -> None:
+        """Reuse a document's rows from the attached old index, renumbering its chunks."""
+        doc_id = previous["id"]
+        db = self.db
+        db.execute(
+            "insert into main.documents select id, path, title, format, ?, ?, sha256, status, error, chunk_count, "
+            "text from old.documents where id = ?", [entry.size, entry.mtime_ns, doc_id],
+        )
+        if previous["status"] != "ok":
+            error = db.execute("select error from main.documents where id = ?", [doc_id]).fetchone()[0]
+            self.summary.failed += 1
+            self.summary.failures.append({"path": entry.relpath, "error": error})
+            return
+        db.execute(
+            'insert into main.chunks (idx, id, document_id, ordinal, section, start, "end") '
+            'select ? + ordinal, id, document_id, ordinal, section, start, "end" from old.chunks '
+            "where document_id = ?", [self.next_idx, doc_id],
+        )
+        row = db.execute("select lengths, counts, term_ids, tfs from old.document_terms where document_id = ?",
+                         [doc_id]).fetchone()
+        db.execute("insert into main.document_terms select * from old.document_terms where document_id = ?", [doc_id])
+        terms = _DocTerms(*(np.frombuffer(blob, dtype="<i4") for blob in row))
+        self.doc_terms.append(terms)
+        self.next_idx += len(terms.lengths)
+        self.summary.unchanged += 1
 
-def _copy_document(db: sqlite_utils.Database, doc_id: str, base: int, entry: FileEntry, sha: str | None) -> int:
-    """Copy a document's rows from the attached old index, renumbering its chunks from *base*."""
-    db.execute(
-        "insert into main.documents select id, path, title, format, ?, ?, ?, status, error, chunk_count, text "
-        "from old.documents where id = ?",
-        [entry.size, entry.mtime_ns, sha, doc_id],
-    )
-    db.execute(
-        'insert into main.chunks (idx, id, document_id, ordinal, section, start, "end", text) '
-        'select ? + ordinal, id, document_id, ordinal, section, start, "end", text from old.chunks '
-        "where document_id = ? order by ordinal",
-        [base, doc_id],
-    )
-    db.execute("insert into main.document_terms select * from old.document_terms where document_id = ?", [doc_id])
-    return int(db.execute("select chunk_count from main.documents where id = ?", [doc_id]).fetchone()[0])
+    def add(self, entry: FileEntry, result: Ingested, previous: dict | None) -> None:
+        """Write a freshly ingested document (or record its failure)."""
+        if result.error is not None:
+            self._documents.append(self._row(entry, sha256=result.sha256, status="failed", error=result.error))
+            self.summary.failed += 1
+            self.summary.failures.append({"path": entry.relpath, "error": result.error})
+            return
+        assert result.chunks is not None and result.terms is not None
+        doc_id = document_id(entry.relpath)
+        self._documents.append(self._row(entry, sha256=result.sha256, title=result.title, format=result.format,
+                                         chunk_count=len(result.chunks), text=result.text))
+        base = self.next_idx
+        self._chunks.extend(
+            {"idx": base + c.ordinal, "id": f"{doc_id}-{c.ordinal}", "document_id": doc_id, "ordinal": c.ordinal,
+             "section": c.section, "start": c.start, "end": c.end}
+            for c in result.chunks
+        )
+        vocabulary = self.vocabulary
+        local_ids = np.array([vocabulary.setdefault(t, len(vocabulary)) for t in result.terms], dtype=np.int32)
+        terms = _DocTerms(result.lengths, result.counts, local_ids[result.term_index] if len(local_ids) else
+                          np.zeros(0, np.int32), result.tfs)
+        self._terms.append({"document_id": doc_id, "lengths": pack(terms.lengths, "<i4"),
+                            "counts": pack(terms.counts, "<i4"), "term_ids": pack(terms.term_ids, "<i4"),
+                            "tfs": pack(terms.tfs, "<i4")})
+        self.doc_terms.append(terms)
+        self.next_idx += len(result.chunks)
+        if previous:
+            self.summary.changed += 1
+        else:
+            self.summary.added += 1
+        if len(self._documents) >= self.BATCH:
+            self.flush()
 
-
-def _load_terms(db: sqlite_utils.Database, doc_id: str) -> _DocTerms:
-    row = db.execute(
-        "select lengths, counts, term_ids, tfs from main.document_terms where document_id = ?", [doc_id]
-    ).fetchone()
-    return _DocTerms(*(np.frombuffer(blob, dtype="<i4") for blob in row))
+    def flush(self) -> None:
+        """Insert the buffered rows."""
+        for table, rows in (("documents", self._documents), ("chunks", self._chunks),
+                            ("document_terms", self._terms)):
+            if rows:
+                self.db[table].insert_all(rows, batch_size=1000)
+                rows.clear()
 
 
 def _write_terms(db: sqlite_utils.Database, vocabulary: dict[str, int], doc_terms: list[_DocTerms],

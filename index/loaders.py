@@ -71,6 +71,8 @@ def load(path: Path, data: bytes) -> LoadedDocument:
             doc = load_plain_text(text)
     if not doc.text.strip():
         raise UnreadableDocument("no text could be extracted (a scanned PDF or an empty page?)")
+    # Lone surrogates (from odd PDFs) cannot be stored as UTF-8; "?" keeps every offset.
+    doc.text = doc.text.encode("utf-8", "replace").decode("utf-8")
     if not doc.title:
         doc.title = path.stem.replace("_", " ").replace("-", " ").strip() or path.name
     if not doc.blocks:
@@ -97,12 +99,13 @@ def decode_text(data: bytes) -> str:
             ) from None
         text = str(best)
     sample = text[:65536]
-    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")
+    control = len(_CONTROL.findall(sample))
     if sample and control / len(sample) > 0.05:
         raise UnreadableDocument("looks like a binary file (many control characters)")
     return text
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]{2,}")
 _MANY_NEWLINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 

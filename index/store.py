@@ -39,7 +39,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db["documents"].create_index(["path"], unique=True)
     db["chunks"].create(
         {"idx": int, "id": str, "document_id": str, "ordinal": int, "section": str,
-         "start": int, "end": int, "text": str},
+         "start": int, "end": int},
         pk="idx",
     )
     db["chunks"].create_index(["document_id", "ordinal"], unique=True)
@@ -154,7 +154,8 @@ class IndexFile:
         if not order:
             return []
         rows = self._query(
-            "select c.idx, c.id, c.document_id, c.ordinal, c.section, c.start, c.end, c.text, d.title, d.path "
+            'select c.idx, c.id, c.document_id, c.ordinal, c.section, c.start, c."end", '
+            'substr(d.text, c.start + 1, c."end" - c.start), d.title, d.path '
             f"from chunks c join documents d on d.id = c.document_id where c.idx in ({','.join('?' * len(order))})",
             order,
         )

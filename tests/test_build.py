@@ -30,18 +30,18 @@ def test_first_build_indexes_every_format(documents, index_path):
     formats = {d["format"] for d in index.documents()}
     assert formats == {"txt", "md", "html", "pdf"}
     assert index.meta["chunks"] == summary.chunks == len(rows(index_path, "select idx from chunks"))
-    # every chunk's offsets select its text from the document text
-    for doc_id, text in rows(index_path, "select id, text from documents"):
-        for start, end, chunk_text in rows(index_path, f"select start, \"end\", text from chunks where document_id = '{doc_id}'"):
-            assert text[start:end] == chunk_text
+    # the chunk text the index serves is exactly the document text between its offsets
+    texts = dict(rows(index_path, "select id, text from documents"))
+    for chunk in index.chunks(range(summary.chunks)):
+        assert chunk.text == texts[chunk.document_id][chunk.start : chunk.end] and chunk.text.strip()
 
 
 def test_rebuild_reuses_unchanged_files_and_reflects_changes(documents, index_path):
     build_index(documents, index_path)
-    before = rows(index_path, "select id, text from chunks order by id")
+    before = rows(index_path, 'select id, start, "end" from chunks order by id')
     again = build_index(documents, index_path)
     assert (again.unchanged, again.added, again.changed, again.removed) == (4, 0, 0, 0)
-    assert rows(index_path, "select id, text from chunks order by id") == before
+    assert rows(index_path, 'select id, start, "end" from chunks order by id') == before
 
     (documents / "guide.md").write_text("# Guide\n\nPotatoes need sandy soil and little water.\n")
     (documents / "lighthouse.html").unlink()
