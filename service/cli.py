@@ -130,6 +130,73 @@ def ask_command(documents: str | None, index_path: str | None, question: str, as
     click.echo(format_answer(result))
 
 
+def setting_options(command: Callable) -> Callable:
+    """Options to try build settings in an evaluation without changing the environment."""
+    for name, kind in (("chunk_words", int), ("chunk_overlap", int), ("k1", float), ("b", float),
+                       ("title_in_chunks", bool)):
+        flag = "--" + name.replace("_", "-")
+        command = click.option(flag, name, type=kind, default=None, help=f"Override DOCQA_{name.upper()}.")(command)
+    return command
+
+
+def eval_settings(overrides: dict[str, Any]) -> BuildSettings:
+    """Build settings from the environment, then the command-line overrides."""
+    from index.settings import DEFAULTS
+    from index.settings import from_environ
+
+    try:
+        values = {**DEFAULTS, **from_environ(), **{k: v for k, v in overrides.items() if v is not None}}
+        return BuildSettings.from_mapping(values)
+    except DocqaError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """Measure retrieval and answer quality on public collections (needs docqa[eval])."""
+
+
+@eval_group.command("retrieval")
+@click.option("--corpus", type=click.Path(exists=True, dir_okay=False), required=True, help="BEIR corpus.jsonl")
+@click.option("--queries", type=click.Path(exists=True, dir_okay=False), required=True, help="BEIR queries.jsonl")
+@click.option("--qrels", type=click.Path(exists=True, dir_okay=False), required=True, help="BEIR qrels TSV")
+@click.option("--per-query", type=click.Path(dir_okay=False), default=None, help="Write per-query measures here.")
+@setting_options
+def eval_retrieval(corpus: str, queries: str, qrels: str, per_query: str | None, **overrides: Any) -> None:
+    """Index a BEIR collection; report nDCG@10, R@100 and RR@10 against plain rank-bm25."""
+    from service.evaluate import evaluate_retrieval
+
+    _need_ir_measures()
+    report = evaluate_retrieval(Path(corpus), Path(queries), Path(qrels), eval_settings(overrides),
+                                Path(per_query) if per_query else None)
+    click.echo(json.dumps(report, indent=2))
+
+
+@eval_group.command("qa")
+@click.option("--corpus", type=click.Path(exists=True, dir_okay=False), required=True, help="SQuAD paragraphs jsonl")
+@click.option("--questions", type=click.Path(exists=True, dir_okay=False), required=True, help="SQuAD questions jsonl")
+@click.option("--unanswerable", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Questions the documents do not answer, one per line (abstention check).")
+@click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@setting_options
+def eval_qa(corpus: str, questions: str, unanswerable: str | None, limit: int | None, **overrides: Any) -> None:
+    """Ask every SQuAD question through the answer code; report accuracy, ranks and abstention."""
+    from service.evaluate import evaluate_qa
+
+    negatives = None
+    if unanswerable:
+        negatives = [line.strip() for line in Path(unanswerable).read_text().splitlines() if line.strip()]
+    report = evaluate_qa(Path(corpus), Path(questions), eval_settings(overrides), limit, negatives)
+    click.echo(json.dumps(report, indent=2))
+
+
+def _need_ir_measures() -> None:
+    try:
+        import ir_measures  # noqa: F401
+    except ImportError:
+        raise click.ClickException("docqa eval needs ir-measures: pip install -e '.[eval]'") from None
+
+
 def format_answer(result: dict[str, Any]) -> str:
     """Render an answer for a terminal: sentences with [n] markers, then the sources."""
     lines = []
