@@ -84,8 +84,7 @@ class Analyzer:
     def __init__(self, language: str = "english") -> None:
         if language not in Stemmer.algorithms():
             raise SettingError(
-                f"Unknown language {language!r}; choose one of: "
-                + ", ".join(sorted(Stemmer.algorithms()))
+                f"Unknown language {language!r}; choose one of: " + ", ".join(sorted(Stemmer.algorithms()))
             )
         self.language = language
         self._cache: dict[str, str] = {}
@@ -126,13 +125,54 @@ def _stemmer_for(language: str) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(language)
 
 
+# Snowball language names -> ISO 639-1, for simplemma and sentencex.
+ISO_CODES = {
+    "english": "en",
+    "porter": "en",
+    "french": "fr",
+    "german": "de",
+    "spanish": "es",
+    "italian": "it",
+    "portuguese": "pt",
+    "dutch": "nl",
+    "russian": "ru",
+    "swedish": "sv",
+    "danish": "da",
+    "norwegian": "nb",
+    "finnish": "fi",
+    "polish": "pl",
+    "turkish": "tr",
+    "hungarian": "hu",
+    "romanian": "ro",
+    "greek": "el",
+}
+
+
+def lemmatize(word: str, language: str) -> str:
+    """Map an inflected form to its dictionary form with simplemma ("said" -> "say", "found" -> "find").
+
+    Snowball stemming only strips suffixes, so irregular forms would never meet their
+    base form; a question asking what someone "said" must match "say" and vice versa.
+    """
+    iso = ISO_CODES.get(language)
+    if iso is None:
+        return word
+    import simplemma
+
+    return simplemma.lemmatize(word, lang=iso).casefold()
+
+
 @lru_cache(maxsize=500_000)
 def _stem_word(language: str, raw: str) -> str:
-    """Map a raw word to its term, or "" for a stop word; cached so each word is stemmed once."""
+    """Map a raw word to its term, or "" for a stop word; cached so each word is analyzed once."""
+    stop_words = STOP_WORDS_BY_LANGUAGE.get(language, ())
     word = normalize(raw)
-    if word in STOP_WORDS_BY_LANGUAGE.get(language, ()):
+    if word in stop_words:
         return ""
     word = strip_possessive(word)
-    if not word or word in STOP_WORDS_BY_LANGUAGE.get(language, ()):
+    if not word or word in stop_words:
+        return ""
+    word = lemmatize(word, language)
+    if word in stop_words:
         return ""
     return _stemmer_for(language).stemWord(word)

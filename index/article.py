@@ -55,7 +55,7 @@ def _body_headings(text: str, end: int, title: str) -> list[tuple[int, str]]:
             or len(words) > 14
             or is_boilerplate(line)
             or line.startswith("By ")
-            or line[-1] in ".!?:;,”\"’)]"
+            or line[-1] in '.!?:;,”"’)]'
             or not line[0].isupper()
             or re.search(r"\d{4}$", line)
         ):

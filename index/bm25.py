@@ -27,6 +27,9 @@ class Bm25Params(NamedTuple):
     epsilon: float = 0.25
 
 
+DEFAULT_PARAMS = Bm25Params()
+
+
 class Bm25Stats(NamedTuple):
     """Corpus-wide numbers a query needs besides the postings."""
 
@@ -69,8 +72,12 @@ def okapi_idf(df: np.ndarray, n_chunks: int, epsilon: float) -> tuple[np.ndarray
 
 
 def build_matrix(
-    term_ids: np.ndarray, tfs: np.ndarray, posting_chunk: np.ndarray, doc_len: np.ndarray,
-    n_terms: int, params: Bm25Params = Bm25Params(),
+    term_ids: np.ndarray,
+    tfs: np.ndarray,
+    posting_chunk: np.ndarray,
+    doc_len: np.ndarray,
+    n_terms: int,
+    params: Bm25Params = DEFAULT_PARAMS,
 ) -> PostingMatrix:
     """Compute every (term, chunk) impact from raw term frequencies.
 
@@ -83,8 +90,14 @@ def build_matrix(
     n_chunks = len(doc_len)
     if n_chunks == 0:
         empty = np.zeros(0)
-        return PostingMatrix(np.zeros(n_terms + 1, np.int64), empty.astype(np.int32), empty,
-                             np.zeros(n_terms, np.int64), np.zeros(n_terms), Bm25Stats(0, 0.0, 0.0))
+        return PostingMatrix(
+            np.zeros(n_terms + 1, np.int64),
+            empty.astype(np.int32),
+            empty,
+            np.zeros(n_terms, np.int64),
+            np.zeros(n_terms),
+            Bm25Stats(0, 0.0, 0.0),
+        )
     avgdl = int(doc_len.sum()) / n_chunks
     df = np.bincount(term_ids, minlength=n_terms).astype(np.int64)
     idf, average_idf = okapi_idf(df, n_chunks, params.epsilon)
@@ -97,7 +110,11 @@ def build_matrix(
     ptr = np.zeros(n_terms + 1, dtype=np.int64)
     np.cumsum(df, out=ptr[1:])
     return PostingMatrix(
-        ptr, posting_chunk[order].astype(np.int32), impacts[order], df, idf,
+        ptr,
+        posting_chunk[order].astype(np.int32),
+        impacts[order],
+        df,
+        idf,
         Bm25Stats(n_chunks, avgdl, average_idf),
     )
 

@@ -18,15 +18,18 @@ import itertools
 import json
 import multiprocessing
 import os
+import signal
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 from pathlib import Path
 
 import numpy as np
@@ -96,19 +99,21 @@ def document_id(relpath: str) -> str:
 
 
 @contextlib.contextmanager
-def build_lock(index_path: Path) -> Iterator[None]:
+def build_lock(index_path: Path) -> Iterator[int]:
     """Hold an exclusive lock so two builds never write the same index at once."""
     lock_path = index_path.with_name(index_path.name + ".lock")
     try:
         handle = open(lock_path, "a+")
     except OSError as exc:
-        raise BuildFailed(f"Cannot create {lock_path} ({exc.strerror}); make its folder writable or pass --index.") from exc
+        raise BuildFailed(
+            f"Cannot create {lock_path} ({exc.strerror}); make its folder writable or pass --index."
+        ) from exc
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BuildInProgress(f"Another build is writing {index_path}; wait for it to finish.") from None
-        yield
+        yield handle.fileno()
 
 
 def _remove_stale_temp_files(index_path: Path) -> None:
@@ -134,8 +139,12 @@ def _open_previous(index_path: Path, settings: BuildSettings) -> tuple[sqlite3.C
 
 
 def build_index(
-    documents_dir: Path, index_path: Path, settings: BuildSettings | None = None,
-    *, full: bool = False, progress: bool = False,
+    documents_dir: Path,
+    index_path: Path,
+    settings: BuildSettings | None = None,
+    *,
+    full: bool = False,
+    progress: bool = False,
 ) -> BuildSummary:
     """Bring the index at *index_path* up to date with *documents_dir*.
 
@@ -148,18 +157,16 @@ def build_index(
     settings = settings or BuildSettings()
     documents_dir, index_path = Path(documents_dir), Path(index_path)
     if not documents_dir.is_dir():
-        raise DocumentsMissing(
-            f"Documents folder {documents_dir} does not exist; create it or pass --documents DIR."
-        )
+        raise DocumentsMissing(f"Documents folder {documents_dir} does not exist; create it or pass --documents DIR.")
     try:
         index_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BuildFailed(f"Cannot create {index_path.parent} ({exc.strerror}); pass a writable --index.") from exc
-    with build_lock(index_path):
+    with build_lock(index_path) as lock_fd:
         _remove_stale_temp_files(index_path)
         tmp = index_path.with_name(f"{index_path.name}.tmp-{os.getpid()}")
         try:
-            summary = _build(documents_dir, index_path, tmp, settings, full, progress)
+            summary = _build(documents_dir, index_path, tmp, settings, full, progress, lock_fd)
             os.replace(tmp, index_path)
             _fsync_dir(index_path.parent)
             return summary
@@ -187,7 +194,13 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _build(
-    documents_dir: Path, index_path: Path, tmp: Path, settings: BuildSettings, full: bool, progress: bool
+    documents_dir: Path,
+    index_path: Path,
+    tmp: Path,
+    settings: BuildSettings,
+    full: bool,
+    progress: bool,
+    lock_fd: int = -1,
 ) -> BuildSummary:
     started = time.perf_counter()
     summary = BuildSummary(index=str(index_path), full=full)
@@ -199,7 +212,9 @@ def _build(
     vocabulary: dict[str, int] = {}
     if old is not None:
         cols = ("id", "path", "size", "mtime_ns", "sha256", "status")
-        old_docs = {r[1]: dict(zip(cols, r)) for r in old.execute(f"select {', '.join(cols)} from documents")}
+        old_docs = {
+            r[1]: dict(zip(cols, r, strict=True)) for r in old.execute(f"select {', '.join(cols)} from documents")
+        }
         vocabulary = dict(old.execute("select term, id from terms"))
         old.close()
     db = sqlite_utils.Database(tmp, recreate=True)
@@ -212,7 +227,7 @@ def _build(
     plans = [_plan(entry, old_docs.get(entry.relpath)) for entry in entries]
     writer = _Writer(db, vocabulary, summary)
     to_ingest = [entry for entry, action in plans if action == "ingest"]
-    results = _ingest_all(to_ingest, settings)
+    results = _ingest_all(to_ingest, settings, lock_fd)
     for entry, action in _progress(plans, progress):
         if action == "skip":
             writer.skipped(entry)
@@ -231,15 +246,18 @@ def _build(
     summary.terms = int(db.execute("select count(*) from terms where df > 0").fetchone()[0])
     summary.generation = int(old_meta.get("generation", 0)) + 1
     summary.seconds = round(time.perf_counter() - started, 3)
-    write_meta(db, {
-        "format_version": FORMAT_VERSION,
-        "generation": summary.generation,
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "tokenization": settings.tokenization_key(),
-        "bm25": {"k1": settings.k1, "b": settings.b, "epsilon": settings.epsilon},
-        "documents": summary.documents,
-        "build_seconds": summary.seconds,
-    })
+    write_meta(
+        db,
+        {
+            "format_version": FORMAT_VERSION,
+            "generation": summary.generation,
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "tokenization": settings.tokenization_key(),
+            "bm25": {"k1": settings.k1, "b": settings.b, "epsilon": settings.epsilon},
+            "documents": summary.documents,
+            "build_seconds": summary.seconds,
+        },
+    )
     db.conn.commit()
     db.conn.close()
     with open(tmp, "rb+") as handle:
@@ -279,18 +297,58 @@ def _sha256(path: Path) -> str:
 PARALLEL_MIN_FILES = 64
 
 
-def _ingest_all(entries: list[FileEntry], settings: BuildSettings) -> Iterator[Ingested]:
-    """Ingest files in order, across all cores when there are enough of them to pay off."""
+def _worker_init(lock_fd: int) -> None:
+    """Detach a forked worker from the build's lock and make it die with the build.
+
+    A worker that kept a copy of the lock's descriptor, or outlived a killed build,
+    would block every later build with "Another build is writing".
+    """
+    if lock_fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(lock_fd)
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the build died before prctl took effect
+        os._exit(1)
+
+
+def _ingest_all(entries: list[FileEntry], settings: BuildSettings, lock_fd: int = -1) -> Iterator[Ingested]:
+    """Ingest files in order, across all cores when there are enough of them to pay off.
+
+    If the worker pool breaks (a worker killed, a platform without fork), the rest
+    of the files are ingested in this process: slower, never a failed build.
+    """
     workers = min(os.cpu_count() or 1, 8)
     if len(entries) < PARALLEL_MIN_FILES or workers < 2:
         return (ingest_file(e.path, e.relpath, settings) for e in entries)
-    # forkserver, not fork: the build may run inside a threaded web server.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+    # fork is cheapest, but forking a process that runs other threads (a web server
+    # rebuilding through the API) can copy a held lock; forkserver is safe there.
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_worker_init,
+        initargs=(lock_fd if method == "fork" else -1,),
+    )
 
     def ordered() -> Iterator[Ingested]:
-        with pool:
-            yield from pool.map(ingest_file, [e.path for e in entries], [e.relpath for e in entries],
-                                itertools.repeat(settings), chunksize=16)
+        done = 0
+        try:
+            with pool:
+                for result in pool.map(
+                    ingest_file,
+                    [e.path for e in entries],
+                    [e.relpath for e in entries],
+                    itertools.repeat(settings),
+                    chunksize=16,
+                ):
+                    done += 1
+                    yield result
+        except BrokenProcessPool:
+            for entry in entries[done:]:
+                yield ingest_file(entry.path, entry.relpath, settings)
 
     return ordered()
 
@@ -321,10 +379,19 @@ class _Writer:
         self._terms: list[dict] = []
 
     def _row(self, entry: FileEntry, **values) -> dict:
-        row = {"id": document_id(entry.relpath), "path": entry.relpath, "title": entry.path.name,
-               "format": format_of(entry.path) or entry.path.suffix.lstrip(".").lower(), "size": entry.size,
-               "mtime_ns": entry.mtime_ns, "sha256": None, "status": "ok", "error": None, "chunk_count": 0,
-               "text": ""}
+        row = {
+            "id": document_id(entry.relpath),
+            "path": entry.relpath,
+            "title": entry.path.name,
+            "format": format_of(entry.path) or entry.path.suffix.lstrip(".").lower(),
+            "size": entry.size,
+            "mtime_ns": entry.mtime_ns,
+            "sha256": None,
+            "status": "ok",
+            "error": None,
+            "chunk_count": 0,
+            "text": "",
+        }
         row.update(values)
         return row
 
@@ -338,7 +405,8 @@ class _Writer:
         db = self.db
         db.execute(
             "insert into main.documents select id, path, title, format, ?, ?, sha256, status, error, chunk_count, "
-            "text from old.documents where id = ?", [entry.size, entry.mtime_ns, doc_id],
+            "text from old.documents where id = ?",
+            [entry.size, entry.mtime_ns, doc_id],
         )
         if previous["status"] != "ok":
             error = db.execute("select error from main.documents where id = ?", [doc_id]).fetchone()[0]
@@ -348,10 +416,12 @@ class _Writer:
         db.execute(
             'insert into main.chunks (idx, id, document_id, ordinal, section, start, "end") '
             'select ? + ordinal, id, document_id, ordinal, section, start, "end" from old.chunks '
-            "where document_id = ?", [self.next_idx, doc_id],
+            "where document_id = ?",
+            [self.next_idx, doc_id],
         )
-        row = db.execute("select lengths, counts, term_ids, tfs from old.document_terms where document_id = ?",
-                         [doc_id]).fetchone()
+        row = db.execute(
+            "select lengths, counts, term_ids, tfs from old.document_terms where document_id = ?", [doc_id]
+        ).fetchone()
         db.execute("insert into main.document_terms select * from old.document_terms where document_id = ?", [doc_id])
         terms = _DocTerms(*(np.frombuffer(blob, dtype="<i4") for blob in row))
         self.doc_terms.append(terms)
@@ -367,21 +437,46 @@ class _Writer:
             return
         assert result.chunks is not None and result.terms is not None
         doc_id = document_id(entry.relpath)
-        self._documents.append(self._row(entry, sha256=result.sha256, title=result.title, format=result.format,
-                                         chunk_count=len(result.chunks), text=result.text))
+        self._documents.append(
+            self._row(
+                entry,
+                sha256=result.sha256,
+                title=result.title,
+                format=result.format,
+                chunk_count=len(result.chunks),
+                text=result.text,
+            )
+        )
         base = self.next_idx
         self._chunks.extend(
-            {"idx": base + c.ordinal, "id": f"{doc_id}-{c.ordinal}", "document_id": doc_id, "ordinal": c.ordinal,
-             "section": c.section, "start": c.start, "end": c.end}
+            {
+                "idx": base + c.ordinal,
+                "id": f"{doc_id}-{c.ordinal}",
+                "document_id": doc_id,
+                "ordinal": c.ordinal,
+                "section": c.section,
+                "start": c.start,
+                "end": c.end,
+            }
             for c in result.chunks
         )
         vocabulary = self.vocabulary
         local_ids = np.array([vocabulary.setdefault(t, len(vocabulary)) for t in result.terms], dtype=np.int32)
-        terms = _DocTerms(result.lengths, result.counts, local_ids[result.term_index] if len(local_ids) else
-                          np.zeros(0, np.int32), result.tfs)
-        self._terms.append({"document_id": doc_id, "lengths": pack(terms.lengths, "<i4"),
-                            "counts": pack(terms.counts, "<i4"), "term_ids": pack(terms.term_ids, "<i4"),
-                            "tfs": pack(terms.tfs, "<i4")})
+        terms = _DocTerms(
+            result.lengths,
+            result.counts,
+            local_ids[result.term_index] if len(local_ids) else np.zeros(0, np.int32),
+            result.tfs,
+        )
+        self._terms.append(
+            {
+                "document_id": doc_id,
+                "lengths": pack(terms.lengths, "<i4"),
+                "counts": pack(terms.counts, "<i4"),
+                "term_ids": pack(terms.term_ids, "<i4"),
+                "tfs": pack(terms.tfs, "<i4"),
+            }
+        )
         self.doc_terms.append(terms)
         self.next_idx += len(result.chunks)
         if previous:
@@ -393,15 +488,15 @@ class _Writer:
 
     def flush(self) -> None:
         """Insert the buffered rows."""
-        for table, rows in (("documents", self._documents), ("chunks", self._chunks),
-                            ("document_terms", self._terms)):
+        for table, rows in (("documents", self._documents), ("chunks", self._chunks), ("document_terms", self._terms)):
             if rows:
                 self.db[table].insert_all(rows, batch_size=1000)
                 rows.clear()
 
 
-def _write_terms(db: sqlite_utils.Database, vocabulary: dict[str, int], doc_terms: list[_DocTerms],
-                 settings: BuildSettings) -> None:
+def _write_terms(
+    db: sqlite_utils.Database, vocabulary: dict[str, int], doc_terms: list[_DocTerms], settings: BuildSettings
+) -> None:
     """Compute BM25 impacts for the whole corpus and store each term's postings."""
     if doc_terms:
         lengths = np.concatenate([d.lengths for d in doc_terms])
@@ -411,16 +506,30 @@ def _write_terms(db: sqlite_utils.Database, vocabulary: dict[str, int], doc_term
     else:
         lengths = counts = term_ids = tfs = np.zeros(0, np.int32)
     posting_chunk = np.repeat(np.arange(len(lengths), dtype=np.int32), counts)
-    matrix = build_matrix(term_ids, tfs, posting_chunk, lengths, len(vocabulary),
-                          Bm25Params(settings.k1, settings.b, settings.epsilon))
+    matrix = build_matrix(
+        term_ids, tfs, posting_chunk, lengths, len(vocabulary), Bm25Params(settings.k1, settings.b, settings.epsilon)
+    )
     ptr = matrix.ptr
 
     def rows():
         for term, tid in vocabulary.items():
             a, z = ptr[tid], ptr[tid + 1]
-            yield {"id": tid, "term": term, "df": int(matrix.df[tid]), "idf": float(matrix.idf[tid]),
-                   "chunk_ids": pack(matrix.chunk_ids[a:z], "<i4"), "impacts": pack(matrix.impacts[a:z], "<f8")}
+            yield {
+                "id": tid,
+                "term": term,
+                "df": int(matrix.df[tid]),
+                "idf": float(matrix.idf[tid]),
+                "chunk_ids": pack(matrix.chunk_ids[a:z], "<i4"),
+                "impacts": pack(matrix.impacts[a:z], "<f8"),
+            }
 
     db["terms"].insert_all(rows(), batch_size=2000)
-    write_meta(db, {"chunks": matrix.stats.n_chunks, "avgdl": matrix.stats.avgdl,
-                    "average_idf": matrix.stats.average_idf, "vocabulary": len(vocabulary)})
+    write_meta(
+        db,
+        {
+            "chunks": matrix.stats.n_chunks,
+            "avgdl": matrix.stats.avgdl,
+            "average_idf": matrix.stats.average_idf,
+            "vocabulary": len(vocabulary),
+        },
+    )

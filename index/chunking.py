@@ -13,14 +13,8 @@ from typing import NamedTuple
 
 import sentencex
 
+from index.analysis import ISO_CODES
 from index.loaders import Block
-
-# Snowball language names -> the ISO codes sentencex expects.
-_ISO = {
-    "english": "en", "porter": "en", "french": "fr", "german": "de", "spanish": "es",
-    "italian": "it", "portuguese": "pt", "dutch": "nl", "russian": "ru", "swedish": "sv",
-    "danish": "da", "norwegian": "no", "finnish": "fi", "polish": "pl", "turkish": "tr",
-}
 
 # Lines that are page furniture, not content: kept in the text, never indexed.
 BOILERPLATE = re.compile(
@@ -55,7 +49,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None, language: 
     """
     end = len(text) if end is None else end
     spans: list[Span] = []
-    iso = _ISO.get(language, "en")
+    iso = ISO_CODES.get(language, "en")
     for para in re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]*)*", text[start:end]):
         base = start + para.start()
         for found in sentencex.get_sentence_boundaries(iso, para.group()):
@@ -77,10 +71,7 @@ def is_boilerplate(sentence: str) -> bool:
 def _split_long(text: str, span: Span, limit: int) -> list[Span]:
     """Cut one over-long sentence into pieces of at most *limit* words."""
     words = list(_WORD.finditer(text, span.start, span.end))
-    return [
-        Span(words[i].start(), words[min(i + limit, len(words)) - 1].end())
-        for i in range(0, len(words), limit)
-    ]
+    return [Span(words[i].start(), words[min(i + limit, len(words)) - 1].end()) for i in range(0, len(words), limit)]
 
 
 def chunk_document(

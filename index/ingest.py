@@ -60,7 +60,9 @@ def ingest_file(path: Path, relpath: str, settings: BuildSettings) -> Ingested:
         return Ingested(relpath, sha, error=str(exc))
     except RecursionError:
         return Ingested(relpath, sha, error="too deeply nested to parse")
-    analyzer = _ANALYZERS.get(settings.language) or _ANALYZERS.setdefault(settings.language, Analyzer(settings.language))
+    analyzer = _ANALYZERS.get(settings.language) or _ANALYZERS.setdefault(
+        settings.language, Analyzer(settings.language)
+    )
     chunks = chunk_document(loaded.text, loaded.blocks, settings.chunk_words, settings.chunk_overlap, settings.language)
     title_terms = Counter(analyzer.terms(loaded.title)) if settings.title_in_chunks else Counter()
     local: dict[str, int] = {}
@@ -77,7 +79,16 @@ def ingest_file(path: Path, relpath: str, settings: BuildSettings) -> Ingested:
             term_index.append(local.setdefault(term, len(local)))
             tfs.append(tf)
     return Ingested(
-        relpath, sha, None, loaded.title, loaded.format, loaded.text, chunks, list(local),
-        np.array(term_index, np.int32), np.array(tfs, np.int32), np.array(counts, np.int32),
+        relpath,
+        sha,
+        None,
+        loaded.title,
+        loaded.format,
+        loaded.text,
+        chunks,
+        list(local),
+        np.array(term_index, np.int32),
+        np.array(tfs, np.int32),
+        np.array(counts, np.int32),
         np.array(lengths, np.int32),
     )

@@ -8,7 +8,8 @@ chunker never needs to know which format a document came from.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 from index.errors import UnreadableDocument
@@ -94,9 +95,7 @@ def decode_text(data: bytes) -> str:
 
         best = from_bytes(data).best()
         if best is None:
-            raise UnreadableDocument(
-                "not valid UTF-8 and no legacy encoding fits; save it as UTF-8"
-            ) from None
+            raise UnreadableDocument("not valid UTF-8 and no legacy encoding fits; save it as UTF-8") from None
         text = str(best)
     sample = text[:65536]
     control = len(_CONTROL.findall(sample))

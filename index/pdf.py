@@ -32,8 +32,18 @@ def load_pdf(data: bytes) -> LoadedDocument:
             title = str(reader.metadata.title).strip()
     except UnreadableDocument:
         raise
-    except (PdfReadError, ValueError, TypeError, KeyError, IndexError, AttributeError,
-            AssertionError, OSError, RecursionError, ZeroDivisionError) as exc:
+    except (
+        PdfReadError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        AssertionError,
+        OSError,
+        RecursionError,
+        ZeroDivisionError,
+    ) as exc:
         raise UnreadableDocument(f"damaged or not a PDF ({type(exc).__name__}: {exc})") from exc
     parts: list[str] = []
     blocks: list[Block] = []

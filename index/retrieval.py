@@ -26,4 +26,4 @@ def search(index: IndexFile, terms: list[str], k: int = 10) -> list[Hit]:
     candidates, scores = accumulate(index.stats.n_chunks, lists)
     positive = scores > 0
     ids, best = top_k(candidates[positive], scores[positive], k)
-    return [Hit(int(i), float(s)) for i, s in zip(ids, best)]
+    return [Hit(int(i), float(s)) for i, s in zip(ids, best, strict=True)]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
+from typing import NamedTuple
 
 from index.errors import SettingError
 
@@ -29,11 +30,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("language", "english", str, "Language for stemming and stop words (a Snowball name)."),
     Setting("chunk_words", 120, int, "Target words per chunk; chunks end on sentence boundaries."),
     Setting("chunk_overlap", 1, int, "Sentences a chunk repeats from the end of the previous one."),
-    Setting("title_in_chunks", False, bool, "Also index each document's title with every chunk."),
+    Setting("title_in_chunks", True, bool, "Also index each document's title with every chunk."),
     Setting("k1", 1.5, float, "BM25 term-frequency saturation (rank-bm25's default)."),
     Setting("b", 0.75, float, "BM25 length normalization (rank-bm25's default)."),
     Setting("epsilon", 0.25, float, "BM25Okapi floor for negative IDF, times the mean IDF."),
     Setting("top_k", 5, int, "Passages returned per question when the request does not say."),
+    Setting("min_coverage", 0.65, float, "Share of a question's weight a passage must hold to answer from it."),
     Setting("max_question_chars", 2000, int, "Longest question accepted, in characters."),
     Setting("max_body_bytes", 65536, int, "Largest JSON request body accepted, in bytes."),
     Setting("admin_token", "", str, "Bearer token for POST /api/index; empty disables it."),
@@ -119,8 +121,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         name = key[len("DOCQA_") :].lower()
         if name not in _BY_NAME:
             raise SettingError(
-                f"Unknown environment variable {key}; known: "
-                + ", ".join(f"DOCQA_{n.upper()}" for n in _BY_NAME)
+                f"Unknown environment variable {key}; known: " + ", ".join(f"DOCQA_{n.upper()}" for n in _BY_NAME)
             )
         values[name] = coerce(name, raw)
     return values

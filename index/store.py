@@ -15,7 +15,8 @@ import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 import sqlite_utils
@@ -32,14 +33,24 @@ REBUILD_HINT = "run `docqa index --full` to rebuild it"
 def create_schema(db: sqlite_utils.Database) -> None:
     """Create the empty tables of a new index file."""
     db["documents"].create(
-        {"id": str, "path": str, "title": str, "format": str, "size": int, "mtime_ns": int,
-         "sha256": str, "status": str, "error": str, "chunk_count": int, "text": str},
+        {
+            "id": str,
+            "path": str,
+            "title": str,
+            "format": str,
+            "size": int,
+            "mtime_ns": int,
+            "sha256": str,
+            "status": str,
+            "error": str,
+            "chunk_count": int,
+            "text": str,
+        },
         pk="id",
     )
     db["documents"].create_index(["path"], unique=True)
     db["chunks"].create(
-        {"idx": int, "id": str, "document_id": str, "ordinal": int, "section": str,
-         "start": int, "end": int},
+        {"idx": int, "id": str, "document_id": str, "ordinal": int, "section": str, "start": int, "end": int},
         pk="idx",
     )
     db["chunks"].create_index(["document_id", "ordinal"], unique=True)
@@ -93,9 +104,7 @@ class IndexFile:
         if not self.path.exists():
             raise IndexNotBuilt(f"No index at {self.path}; run `docqa index` to build it.")
         try:
-            conn = sqlite3.connect(
-                f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False
-            )
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
             self.meta = {r["key"]: json.loads(r["value"]) for r in self.db["meta"].rows}
             if self.meta.get("format_version") != FORMAT_VERSION:
@@ -168,7 +177,7 @@ class IndexFile:
             "select id, path, title, format, size, status, error, chunk_count from documents order by path"
         )
         keys = ("id", "path", "title", "format", "size", "status", "error", "chunk_count")
-        return [dict(zip(keys, r)) for r in rows]
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def document(self, document_id: str) -> dict[str, Any]:
         """One document with its text and chunk spans.
@@ -182,7 +191,7 @@ class IndexFile:
         if not rows:
             raise DocumentNotFound(f"No document with id {document_id!r}; list them at /api/documents.")
         keys = ("id", "path", "title", "format", "size", "status", "error", "chunk_count", "text")
-        doc = dict(zip(keys, rows[0]))
+        doc = dict(zip(keys, rows[0], strict=True))
         doc["chunks"] = [
             {"chunk_id": cid, "ordinal": o, "section": s, "start": a, "end": b}
             for cid, o, s, a, b in self._query(

@@ -29,8 +29,9 @@ class _Changes(FileSystemEventHandler):
         self.changed.set()
 
 
-def watch(documents_dir: Path, rebuild: Callable[[], None], debounce: float = 1.0,
-          stop: threading.Event | None = None) -> None:
+def watch(
+    documents_dir: Path, rebuild: Callable[[], None], debounce: float = 1.0, stop: threading.Event | None = None
+) -> None:
     """Call *rebuild* once the folder has been quiet for *debounce* seconds after a change.
 
     Runs until *stop* is set (or forever, for the CLI).

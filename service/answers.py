@@ -28,17 +28,41 @@ NOT_FOUND_TEXT = "I could not find an answer to that in the documents. The close
 NO_TERMS_TEXT = "Your question has no searchable words (only stop words or punctuation); ask with more specific words."
 MAX_HISTORY = 20
 CANDIDATES = 10
-MIN_COVERAGE = 0.5
+MIN_PASSAGE_COVERAGE = 0.65
+ANSWER_PASSAGES = 3
+INFORMATIVE_SHARE = 0.25
+MAX_SENTENCES = 3
+NEXT_SENTENCE_RATIO = 0.7
 UNSEEN_WEIGHT = 0.5
 
-_PRONOUNS = {"he", "she", "it", "they", "him", "her", "them", "his", "hers", "its", "their", "theirs",
-             "this", "that", "these", "those", "there", "then"}
+_PRONOUNS = {
+    "he",
+    "she",
+    "it",
+    "they",
+    "him",
+    "her",
+    "them",
+    "his",
+    "hers",
+    "its",
+    "their",
+    "theirs",
+    "this",
+    "that",
+    "these",
+    "those",
+    "there",
+    "then",
+}
 _DEPENDENT_START = re.compile(
     r"^(?:he|she|it|they|his|her|its|their|this|that|these|those|such|there|then|but|however|also|"
     r"moreover|furthermore|thus|therefore|so|and|yet|instead|still)\b",
     re.IGNORECASE,
 )
 _WORDS = re.compile(r"[^\W_]+")
+# "How many" and "how much" ask for a quantity; the answer rarely repeats the words.
+_QUESTION_FORM = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -79,7 +103,7 @@ def query_terms(analyzer: Analyzer, question: str, history: list[str]) -> list[Q
     A follow-up is a question that leans on what came before: it uses a pronoun, or
     it has at most one content term. A question that stands on its own is unchanged.
     """
-    own = analyzer.terms(question)
+    own = analyzer.terms(_QUESTION_FORM.sub(" ", question))
     terms = [QueryTerm(t, 1.0) for t in own]
     words = {w.casefold() for w in _WORDS.findall(question)}
     if not history or not (words & _PRONOUNS or len(set(own)) <= 1):
@@ -107,7 +131,7 @@ def retrieve(index: IndexFile, terms: list[QueryTerm], k: int) -> tuple[list[tup
     positive = scores > 0
     ids, best = best_k(candidates[positive], scores[positive], k)
     idf = {term: max(value[2], 0.0) for term, value in postings.items()}
-    return [(int(i), float(s)) for i, s in zip(ids, best)], idf
+    return [(int(i), float(s)) for i, s in zip(ids, best, strict=True)], idf
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
@@ -187,18 +211,40 @@ def _document(chunk: ChunkRow) -> dict[str, str]:
 def _place(chunk: ChunkRow, start: int | None = None, end: int | None = None) -> dict[str, Any]:
     start = chunk.start if start is None else start
     end = chunk.end if end is None else end
-    return {"document": _document(chunk), "section": chunk.section, "chunk_id": chunk.id,
-            "start": start, "end": end, "url": document_url(chunk.document_id, start, end)}
+    return {
+        "document": _document(chunk),
+        "section": chunk.section,
+        "chunk_id": chunk.id,
+        "start": start,
+        "end": end,
+        "url": document_url(chunk.document_id, start, end),
+    }
 
 
 def answer(
-    index: IndexFile, analyzer: Analyzer, question: str, history: list[str] | None = None, top_k: int = 5,
+    index: IndexFile,
+    analyzer: Analyzer,
+    question: str,
+    history: list[str] | None = None,
+    top_k: int = 5,
+    min_coverage: float = MIN_PASSAGE_COVERAGE,
 ) -> dict[str, Any]:
-    """Answer *question* from *index*; the result is the ``POST /api/ask`` body."""
+    """Answer *question* from *index*; the result is the ``POST /api/ask`` body.
+
+    :param min_coverage: share of the question's idf weight a passage must contain
+        before its sentences may answer; higher abstains more often
+    """
     started = time.perf_counter()
     terms = query_terms(analyzer, question, history or [])
-    result: dict[str, Any] = {"question": question, "answered": False, "answer": None, "message": NOT_FOUND_TEXT,
-                              "citations": [], "passages": [], "took_ms": 0.0}
+    result: dict[str, Any] = {
+        "question": question,
+        "answered": False,
+        "answer": None,
+        "message": NOT_FOUND_TEXT,
+        "citations": [],
+        "passages": [],
+        "took_ms": 0.0,
+    }
     if not terms:
         result["message"] = NO_TERMS_TEXT
         result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
@@ -217,10 +263,13 @@ def answer(
     groups = collapse_duplicates(chunks)[: max(top_k, CANDIDATES)]
     top_score = hits[0][1] if hits else 1.0
     sentences: list[_Sentence] = []
-    for rank, group in enumerate(groups[:CANDIDATES], start=1):
+    for rank, group in enumerate(groups[:ANSWER_PASSAGES], start=1):
         lead = group[0]
-        sentences += _score_sentences(analyzer, lead, rank, score_of[lead.idx] / top_score, weights, total)
-    chosen = _choose(sentences)
+        # Only passages that hold most of the question's weight may give the answer:
+        # the best abstention signal measured on SQuAD plus off-topic questions.
+        if coverage(analyzer, lead.text, weights, total) >= min_coverage:
+            sentences += _score_sentences(analyzer, lead, rank, score_of[lead.idx] / top_score, weights, total)
+    chosen = _choose(sentences, weights)
     citations: list[dict[str, Any]] = []
     if chosen:
         result["answered"] = True
@@ -228,49 +277,74 @@ def answer(
         answer_sentences = []
         for sentence in chosen:
             chunk = sentence.chunk
-            citations.append({
-                "n": len(citations) + 1, **_place(chunk, sentence.start, sentence.end),
-                "passage": {"text": chunk.text, "start": chunk.start, "end": chunk.end,
-                            "highlights": highlight_spans(analyzer, chunk.text, set(weights))},
-            })
+            citations.append(
+                {
+                    "n": len(citations) + 1,
+                    **_place(chunk, sentence.start, sentence.end),
+                    "passage": {
+                        "text": chunk.text,
+                        "start": chunk.start,
+                        "end": chunk.end,
+                        "highlights": highlight_spans(analyzer, chunk.text, set(weights)),
+                    },
+                }
+            )
             n = len(citations)
             for start, end in _with_context(sentence, analyzer.language):
                 text = sentence.chunk.text[start - sentence.chunk.start : end - sentence.chunk.start]
-                answer_sentences.append({
-                    "text": text, "citation": n, "start": start, "end": end,
-                    "highlights": highlight_spans(analyzer, text, set(weights)),
-                })
+                answer_sentences.append(
+                    {
+                        "text": text,
+                        "citation": n,
+                        "start": start,
+                        "end": end,
+                        "highlights": highlight_spans(analyzer, text, set(weights)),
+                    }
+                )
         result["answer"] = {"text": " ".join(s["text"] for s in answer_sentences), "sentences": answer_sentences}
     result["citations"] = citations
     result["passages"] = [
-        {"rank": rank, "score": round(score_of[group[0].idx], 6), **_place(group[0]), "text": group[0].text,
-         "highlights": highlight_spans(analyzer, group[0].text, set(weights)),
-         "also_in": [_place(other) for other in group[1:]]}
+        {
+            "rank": rank,
+            "score": round(score_of[group[0].idx], 6),
+            **_place(group[0]),
+            "text": group[0].text,
+            "highlights": highlight_spans(analyzer, group[0].text, set(weights)),
+            "also_in": [_place(other) for other in group[1:]],
+        }
         for rank, group in enumerate(groups[:top_k], start=1)
     ]
     result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
     return result
 
 
-def _choose(sentences: list[_Sentence]) -> list[_Sentence]:
-    """Pick up to three good sentences from distinct places, best first."""
-    eligible = [s for s in sentences if s.coverage >= MIN_COVERAGE]
+def _choose(sentences: list[_Sentence], weights: dict[str, float]) -> list[_Sentence]:
+    """Pick up to three good sentences from distinct places, best first.
+
+    A sentence qualifies only if it shares an informative term with the question
+    (one weighing at least a quarter of the heaviest term), so a sentence that only
+    repeats "Russia" in a corpus about Russia is never offered as an answer.
+    """
+    floor = INFORMATIVE_SHARE * max(weights.values(), default=0.0)
+    eligible = [s for s in sentences if any(weights[t] >= floor for t in s.matched)]
     if not eligible:
         return []
     eligible.sort(key=lambda s: (-s.score, s.rank, s.start))
     best = eligible[0]
     chosen = [best]
-    spans: set[tuple[str, int]] = {(best.chunk.document_id, best.start)}
     for s in eligible[1:]:
-        if len(chosen) == 3 or s.score < 0.85 * best.score:
+        if len(chosen) == MAX_SENTENCES or s.score < NEXT_SENTENCE_RATIO * best.score:
             break
-        key = (s.chunk.document_id, s.start)
-        near = any(c.chunk.document_id == s.chunk.document_id and abs(c.start - s.start) < 200 for c in chosen)
-        if key in spans or near or s.matched <= set().union(*(c.matched for c in chosen)) and s.rank == best.rank:
+        if any(c.chunk.document_id == s.chunk.document_id and abs(c.start - s.start) < 200 for c in chosen):
             continue
-        spans.add(key)
         chosen.append(s)
     return chosen
+
+
+def coverage(analyzer: Analyzer, text: str, weights: dict[str, float], total: float) -> float:
+    """The share of the question's weight whose terms occur in *text*."""
+    present = set(analyzer.terms(text))
+    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
 
 
 def _with_context(sentence: _Sentence, language: str) -> list[tuple[int, int]]:
@@ -285,4 +359,3 @@ def _with_context(sentence: _Sentence, language: str) -> list[tuple[int, int]]:
             break
         previous = absolute
     return [previous, (sentence.start, sentence.end)] if previous else [(sentence.start, sentence.end)]
-

@@ -39,10 +39,12 @@ def json_body() -> dict[str, Any]:
 def ask_from(data: dict[str, Any]) -> dict[str, Any]:
     """Validate a request mapping and answer it from the current index."""
     question, history, top_k = validate(
-        data.get("question"), data.get("history"), data.get("top_k", current_app.config["TOP_K"]),
+        data.get("question"),
+        data.get("history"),
+        data.get("top_k", current_app.config["TOP_K"]),
         current_app.config["MAX_QUESTION_CHARS"],
     )
-    return answer(get_index(), get_analyzer(), question, history, top_k)
+    return answer(get_index(), get_analyzer(), question, history, top_k, current_app.config["MIN_COVERAGE"])
 
 
 @bp.post("/api/ask")
@@ -68,14 +70,23 @@ def rebuild():
     """Rebuild the index incrementally; needs the admin bearer token."""
     token = current_app.config["ADMIN_TOKEN"]
     if not token:
-        return jsonify(error={"code": "disabled", "message": "Rebuilding over HTTP is off; set DOCQA_ADMIN_TOKEN to enable it."}), 403
+        return jsonify(
+            error={"code": "disabled", "message": "Rebuilding over HTTP is off; set DOCQA_ADMIN_TOKEN to enable it."}
+        ), 403
     given = request.headers.get("Authorization", "")
     scheme, _, value = given.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
-        return jsonify(error={"code": "unauthorized", "message": "Send Authorization: Bearer <DOCQA_ADMIN_TOKEN>."}), 401, {"WWW-Authenticate": "Bearer"}
+        return (
+            jsonify(error={"code": "unauthorized", "message": "Send Authorization: Bearer <DOCQA_ADMIN_TOKEN>."}),
+            401,
+            {"WWW-Authenticate": "Bearer"},
+        )
     cfg = current_app.config
-    summary = build_index(Path(cfg["DOCUMENTS"]), Path(cfg["INDEX"]), BuildSettings.from_mapping(
-        {k.lower(): cfg[k.upper()] for k in BuildSettings.__dataclass_fields__}))
+    summary = build_index(
+        Path(cfg["DOCUMENTS"]),
+        Path(cfg["INDEX"]),
+        BuildSettings.from_mapping({k.lower(): cfg[k.upper()] for k in BuildSettings.__dataclass_fields__}),
+    )
     return jsonify(summary.as_dict())
 
 
@@ -84,8 +95,13 @@ def healthz():
     """Which index generation answers, and how big it is."""
     index = get_index()
     meta = index.meta
-    return jsonify(status="ok", generation=index.generation, built_at=meta.get("built_at"),
-                   documents=meta.get("documents"), chunks=meta.get("chunks"))
+    return jsonify(
+        status="ok",
+        generation=index.generation,
+        built_at=meta.get("built_at"),
+        documents=meta.get("documents"),
+        chunks=meta.get("chunks"),
+    )
 
 
 @bp.get("/api/openapi.json")

@@ -20,10 +20,17 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 def location_options(command: Callable) -> Callable:
     """Add --documents and --index, which override DOCQA_DOCUMENTS and DOCQA_INDEX."""
-    command = click.option("--index", "index_path", type=click.Path(dir_okay=False),
-                           help="Index file [env DOCQA_INDEX; default instance/docqa.sqlite].")(command)
-    return click.option("--documents", type=click.Path(file_okay=False),
-                        help="Documents folder [env DOCQA_DOCUMENTS; default documents/].")(command)
+    command = click.option(
+        "--index",
+        "index_path",
+        type=click.Path(dir_okay=False),
+        help="Index file [env DOCQA_INDEX; default instance/docqa.sqlite].",
+    )(command)
+    return click.option(
+        "--documents",
+        type=click.Path(file_okay=False),
+        help="Documents folder [env DOCQA_DOCUMENTS; default documents/].",
+    )(command)
 
 
 def make_app(documents: str | None, index_path: str | None, **extra: Any) -> Flask:
@@ -45,8 +52,13 @@ def build_settings(app: Flask) -> BuildSettings:
 def run_build(app: Flask, full: bool = False) -> None:
     """Build or update the index and print its summary; errors become CLI errors."""
     try:
-        summary = build_index(Path(app.config["DOCUMENTS"]), Path(app.config["INDEX"]), build_settings(app),
-                              full=full, progress=sys.stderr.isatty())
+        summary = build_index(
+            Path(app.config["DOCUMENTS"]),
+            Path(app.config["INDEX"]),
+            build_settings(app),
+            full=full,
+            progress=sys.stderr.isatty(),
+        )
     except DocqaError as exc:
         raise click.ClickException(str(exc)) from exc
     for failure in summary.failures:
@@ -112,16 +124,27 @@ def serve_command(documents: str | None, index_path: str | None, host: str, port
 @click.option("--json", "as_json", is_flag=True, help="Print the same JSON as POST /api/ask.")
 @click.option("--top-k", type=int, default=None, help="Passages to return (1-20).")
 @click.option("--history", multiple=True, help="An earlier question of the conversation (repeatable, oldest first).")
-def ask_command(documents: str | None, index_path: str | None, question: str, as_json: bool,
-                top_k: int | None, history: tuple[str, ...]) -> None:
+def ask_command(
+    documents: str | None,
+    index_path: str | None,
+    question: str,
+    as_json: bool,
+    top_k: int | None,
+    history: tuple[str, ...],
+) -> None:
     """Answer QUESTION from the index and print it with its citations."""
     from service.api import ask_from
 
     app = make_app(documents, index_path)
     try:
         with app.app_context():
-            result = ask_from({"question": question, "history": list(history),
-                               "top_k": top_k if top_k is not None else app.config["TOP_K"]})
+            result = ask_from(
+                {
+                    "question": question,
+                    "history": list(history),
+                    "top_k": top_k if top_k is not None else app.config["TOP_K"],
+                }
+            )
     except DocqaError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -132,8 +155,13 @@ def ask_command(documents: str | None, index_path: str | None, question: str, as
 
 def setting_options(command: Callable) -> Callable:
     """Options to try build settings in an evaluation without changing the environment."""
-    for name, kind in (("chunk_words", int), ("chunk_overlap", int), ("k1", float), ("b", float),
-                       ("title_in_chunks", bool)):
+    for name, kind in (
+        ("chunk_words", int),
+        ("chunk_overlap", int),
+        ("k1", float),
+        ("b", float),
+        ("title_in_chunks", bool),
+    ):
         flag = "--" + name.replace("_", "-")
         command = click.option(flag, name, type=kind, default=None, help=f"Override DOCQA_{name.upper()}.")(command)
     return command
@@ -167,26 +195,46 @@ def eval_retrieval(corpus: str, queries: str, qrels: str, per_query: str | None,
     from service.evaluate import evaluate_retrieval
 
     _need_ir_measures()
-    report = evaluate_retrieval(Path(corpus), Path(queries), Path(qrels), eval_settings(overrides),
-                                Path(per_query) if per_query else None)
+    report = evaluate_retrieval(
+        Path(corpus), Path(queries), Path(qrels), eval_settings(overrides), Path(per_query) if per_query else None
+    )
     click.echo(json.dumps(report, indent=2))
 
 
 @eval_group.command("qa")
 @click.option("--corpus", type=click.Path(exists=True, dir_okay=False), required=True, help="SQuAD paragraphs jsonl")
 @click.option("--questions", type=click.Path(exists=True, dir_okay=False), required=True, help="SQuAD questions jsonl")
-@click.option("--unanswerable", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Questions the documents do not answer, one per line (abstention check).")
+@click.option(
+    "--unanswerable",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Questions the documents do not answer, one per line (abstention check).",
+)
 @click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@click.option("--min-coverage", type=float, default=None, help="Override DOCQA_MIN_COVERAGE.")
 @setting_options
-def eval_qa(corpus: str, questions: str, unanswerable: str | None, limit: int | None, **overrides: Any) -> None:
+def eval_qa(
+    corpus: str,
+    questions: str,
+    unanswerable: str | None,
+    limit: int | None,
+    min_coverage: float | None,
+    **overrides: Any,
+) -> None:
     """Ask every SQuAD question through the answer code; report accuracy, ranks and abstention."""
     from service.evaluate import evaluate_qa
 
     negatives = None
     if unanswerable:
         negatives = [line.strip() for line in Path(unanswerable).read_text().splitlines() if line.strip()]
-    report = evaluate_qa(Path(corpus), Path(questions), eval_settings(overrides), limit, negatives)
+    if min_coverage is None:
+        from index.settings import DEFAULTS
+        from index.settings import from_environ
+
+        min_coverage = {**DEFAULTS, **from_environ()}["min_coverage"]
+    report = evaluate_qa(
+        Path(corpus), Path(questions), eval_settings(overrides), limit, negatives, min_coverage=min_coverage
+    )
     click.echo(json.dumps(report, indent=2))
 
 
@@ -205,7 +253,9 @@ def format_answer(result: dict[str, Any]) -> str:
         lines.append("")
         for c in result["citations"]:
             where = f", {c['section']}" if c["section"] else ""
-            lines.append(f"[{c['n']}] {c['document']['title']}{where} ({c['document']['path']}, chars {c['start']}-{c['end']})")
+            lines.append(
+                f"[{c['n']}] {c['document']['title']}{where} ({c['document']['path']}, chars {c['start']}-{c['end']})"
+            )
     else:
         lines.append(result["message"])
         for p in result["passages"]:

@@ -25,6 +25,7 @@ from index.analysis import Analyzer
 from index.build import build_index
 from index.settings import BuildSettings
 from index.store import IndexFile
+from service.answers import MIN_PASSAGE_COVERAGE
 from service.answers import answer
 from service.answers import query_terms
 from service.answers import retrieve
@@ -97,21 +98,29 @@ def baseline_run(docs: list[dict[str, Any]], queries: dict[str, str], depth: int
     return run
 
 
-def docqa_run(index: IndexFile, analyzer: Analyzer, queries: dict[str, str], depth: int = 100) -> dict[str, dict[str, float]]:
+def docqa_run(
+    index: IndexFile, analyzer: Analyzer, queries: dict[str, str], depth: int = 100
+) -> dict[str, dict[str, float]]:
     """docqa's ranking: chunks scored by BM25, a document scored by its best chunk."""
     run = {}
     for qid, text in queries.items():
         hits, _ = retrieve(index, query_terms(analyzer, text, []), depth * 4)
         chunks = index.chunks(i for i, _ in hits)
         ranked: dict[str, float] = {}
-        for chunk, (_, score) in zip(chunks, hits):
+        for chunk, (_, score) in zip(chunks, hits, strict=False):
             ranked.setdefault(document_key(chunk.path), score)
         run[qid] = dict(list(ranked.items())[:depth])
     return run
 
 
-def evaluate_retrieval(corpus: Path, queries_path: Path, qrels_path: Path, settings: BuildSettings,
-                       per_query_out: Path | None = None, workdir: Path | None = None) -> dict[str, Any]:
+def evaluate_retrieval(
+    corpus: Path,
+    queries_path: Path,
+    qrels_path: Path,
+    settings: BuildSettings,
+    per_query_out: Path | None = None,
+    workdir: Path | None = None,
+) -> dict[str, Any]:
     """Index a BEIR collection and report docqa's and the baseline's measures."""
     docs = list(read_jsonl(corpus))
     qrels = read_qrels(qrels_path)
@@ -133,12 +142,20 @@ def evaluate_retrieval(corpus: Path, queries_path: Path, qrels_path: Path, setti
         with open(per_query_out, "w", encoding="utf-8") as out:
             out.write("query_id\t" + "\t".join(f"docqa_{m}\tbaseline_{m}" for m in MEASURES) + "\tquery\n")
             for qid in queries:
-                values = [f"{ours_per_query.get(qid, {}).get(m, 0):.4f}\t{base_per_query.get(qid, {}).get(m, 0):.4f}"
-                          for m in MEASURES]
+                values = [
+                    f"{ours_per_query.get(qid, {}).get(m, 0):.4f}\t{base_per_query.get(qid, {}).get(m, 0):.4f}"
+                    for m in MEASURES
+                ]
                 out.write(f"{qid}\t" + "\t".join(values) + f"\t{queries[qid]}\n")
-    return {"documents": len(docs), "chunks": summary.chunks, "queries": len(queries),
-            "build_seconds": round(build_seconds, 2), "mean_query_ms": round(query_ms, 2),
-            "docqa": ours, "baseline": base}
+    return {
+        "documents": len(docs),
+        "chunks": summary.chunks,
+        "queries": len(queries),
+        "build_seconds": round(build_seconds, 2),
+        "mean_query_ms": round(query_ms, 2),
+        "docqa": ours,
+        "baseline": base,
+    }
 
 
 def normalize_answer(text: str) -> str:
@@ -167,8 +184,15 @@ def naive_extractor(index: IndexFile, analyzer: Analyzer, question: str) -> str:
     return best
 
 
-def evaluate_qa(corpus: Path, questions_path: Path, settings: BuildSettings, limit: int | None = None,
-                unanswerable: list[str] | None = None, workdir: Path | None = None) -> dict[str, Any]:
+def evaluate_qa(
+    corpus: Path,
+    questions_path: Path,
+    settings: BuildSettings,
+    limit: int | None = None,
+    unanswerable: list[str] | None = None,
+    workdir: Path | None = None,
+    min_coverage: float = MIN_PASSAGE_COVERAGE,
+) -> dict[str, Any]:
     """Index SQuAD paragraphs as documents and ask every question through the answer code."""
     docs = list(read_jsonl(corpus))
     questions = list(read_jsonl(questions_path))
@@ -184,7 +208,7 @@ def evaluate_qa(corpus: Path, questions_path: Path, settings: BuildSettings, lim
         latencies = []
         for q in questions:
             started = time.perf_counter()
-            result = answer(index, analyzer, q["question"], [], 5)
+            result = answer(index, analyzer, q["question"], [], 5, min_coverage)
             latencies.append((time.perf_counter() - started) * 1000)
             gold = [normalize_answer(a) for a in q["answers"]]
             text = normalize_answer(result["answer"]["text"]) if result["answered"] else ""
@@ -197,13 +221,18 @@ def evaluate_qa(corpus: Path, questions_path: Path, settings: BuildSettings, lim
             naive_found += any(g and g in naive for g in gold)
         out_of_scope = None
         if unanswerable:
-            declined = sum(not answer(index, analyzer, q, [], 5)["answered"] for q in unanswerable)
+            declined = sum(not answer(index, analyzer, q, [], 5, min_coverage)["answered"] for q in unanswerable)
             out_of_scope = {"questions": len(unanswerable), "abstained": round(declined / len(unanswerable), 4)}
         index.close()
     n = max(len(questions), 1)
-    return {"paragraphs": len(docs), "questions": len(questions),
-            "answer_in_sentences": round(found / n, 4), "paragraph_at_1": round(rank1 / n, 4),
-            "paragraph_in_top5": round(top5 / n, 4), "abstention_rate": round(abstained / n, 4),
-            "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
-            "baseline_naive_answer_in_sentence": round(naive_found / n, 4),
-            "unanswerable": out_of_scope}
+    return {
+        "paragraphs": len(docs),
+        "questions": len(questions),
+        "answer_in_sentences": round(found / n, 4),
+        "paragraph_at_1": round(rank1 / n, 4),
+        "paragraph_in_top5": round(top5 / n, 4),
+        "abstention_rate": round(abstained / n, 4),
+        "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
+        "baseline_naive_answer_in_sentence": round(naive_found / n, 4),
+        "unanswerable": out_of_scope,
+    }

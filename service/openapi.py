@@ -27,7 +27,11 @@ SCHEMAS: dict[str, Any] = {
         "required": ["question"],
         "properties": {
             "question": {"type": "string", "minLength": 1, "description": "At most DOCQA_MAX_QUESTION_CHARS."},
-            "history": {"type": "array", "items": {"type": "string"}, "description": "Earlier questions, oldest first."},
+            "history": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Earlier questions, oldest first.",
+            },
             "top_k": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5},
         },
     },
@@ -43,75 +47,156 @@ SCHEMAS: dict[str, Any] = {
                 "required": ["text", "sentences"],
                 "properties": {
                     "text": {"type": "string"},
-                    "sentences": {"type": "array", "items": {
-                        "type": "object", "required": ["text", "citation"],
-                        "properties": {"text": {"type": "string"}, "citation": {"type": "integer"},
-                                       "start": {"type": "integer"}, "end": {"type": "integer"},
-                                       "highlights": _SPANS},
-                    }},
+                    "sentences": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["text", "citation"],
+                            "properties": {
+                                "text": {"type": "string"},
+                                "citation": {"type": "integer"},
+                                "start": {"type": "integer"},
+                                "end": {"type": "integer"},
+                                "highlights": _SPANS,
+                            },
+                        },
+                    },
                 },
             },
-            "citations": {"type": "array", "items": {
-                "type": "object", "required": ["n", *_PLACE],
-                "properties": {"n": {"type": "integer"}, **_PLACE, "passage": {
-                    "type": "object", "description": "The passage the cited span belongs to, for context.",
-                    "properties": {"text": {"type": "string"}, "start": {"type": "integer"},
-                                   "end": {"type": "integer"}, "highlights": _SPANS}}},
-            }},
-            "passages": {"type": "array", "items": {
-                "type": "object",
-                "required": ["rank", "score", "text", "highlights", *_PLACE],
-                "properties": {"rank": {"type": "integer"}, "score": {"type": "number"}, "text": {"type": "string"},
-                               "highlights": _SPANS, **_PLACE,
-                               "also_in": {"type": "array", "items": {"type": "object", "properties": _PLACE}}},
-            }},
+            "citations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["n", *_PLACE],
+                    "properties": {
+                        "n": {"type": "integer"},
+                        **_PLACE,
+                        "passage": {
+                            "type": "object",
+                            "description": "The passage the cited span belongs to, for context.",
+                            "properties": {
+                                "text": {"type": "string"},
+                                "start": {"type": "integer"},
+                                "end": {"type": "integer"},
+                                "highlights": _SPANS,
+                            },
+                        },
+                    },
+                },
+            },
+            "passages": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["rank", "score", "text", "highlights", *_PLACE],
+                    "properties": {
+                        "rank": {"type": "integer"},
+                        "score": {"type": "number"},
+                        "text": {"type": "string"},
+                        "highlights": _SPANS,
+                        **_PLACE,
+                        "also_in": {"type": "array", "items": {"type": "object", "properties": _PLACE}},
+                    },
+                },
+            },
             "took_ms": {"type": "number"},
         },
     },
     "DocumentSummary": {
         "type": "object",
         "required": ["id", "path", "title", "format", "status", "chunk_count"],
-        "properties": {"id": {"type": "string"}, "path": {"type": "string"}, "title": {"type": "string"},
-                       "format": {"type": "string"}, "size": {"type": "integer"},
-                       "status": {"type": "string", "enum": ["ok", "failed", "skipped"]},
-                       "error": _NULLABLE_STR, "chunk_count": {"type": "integer"}},
+        "properties": {
+            "id": {"type": "string"},
+            "path": {"type": "string"},
+            "title": {"type": "string"},
+            "format": {"type": "string"},
+            "size": {"type": "integer"},
+            "status": {"type": "string", "enum": ["ok", "failed", "skipped"]},
+            "error": _NULLABLE_STR,
+            "chunk_count": {"type": "integer"},
+        },
     },
     "Document": {
-        "allOf": [{"$ref": "#/components/schemas/DocumentSummary"}, {
-            "type": "object", "required": ["text", "chunks"],
-            "properties": {"text": {"type": "string"}, "chunks": {"type": "array", "items": {
-                "type": "object", "required": ["chunk_id", "start", "end"],
-                "properties": {"chunk_id": {"type": "string"}, "ordinal": {"type": "integer"},
-                               "section": _NULLABLE_STR, "start": {"type": "integer"}, "end": {"type": "integer"}},
-            }}},
-        }],
+        "allOf": [
+            {"$ref": "#/components/schemas/DocumentSummary"},
+            {
+                "type": "object",
+                "required": ["text", "chunks"],
+                "properties": {
+                    "text": {"type": "string"},
+                    "chunks": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["chunk_id", "start", "end"],
+                            "properties": {
+                                "chunk_id": {"type": "string"},
+                                "ordinal": {"type": "integer"},
+                                "section": _NULLABLE_STR,
+                                "start": {"type": "integer"},
+                                "end": {"type": "integer"},
+                            },
+                        },
+                    },
+                },
+            },
+        ],
     },
     "Health": {
         "type": "object",
         "required": ["status", "generation", "documents", "chunks"],
-        "properties": {"status": {"type": "string"}, "generation": {"type": "integer"},
-                       "built_at": _NULLABLE_STR, "documents": {"type": "integer"}, "chunks": {"type": "integer"}},
+        "properties": {
+            "status": {"type": "string"},
+            "generation": {"type": "integer"},
+            "built_at": _NULLABLE_STR,
+            "documents": {"type": "integer"},
+            "chunks": {"type": "integer"},
+        },
     },
     "BuildSummary": {
         "type": "object",
         "required": ["added", "changed", "removed", "unchanged", "failed", "chunks", "seconds", "generation"],
-        "properties": {k: {"type": "integer"} for k in
-                       ("added", "changed", "removed", "unchanged", "failed", "skipped", "documents", "chunks",
-                        "terms", "generation")} | {"seconds": {"type": "number"}, "full": {"type": "boolean"},
-                                                   "index": {"type": "string"}, "failures": {"type": "array"}},
+        "properties": {
+            k: {"type": "integer"}
+            for k in (
+                "added",
+                "changed",
+                "removed",
+                "unchanged",
+                "failed",
+                "skipped",
+                "documents",
+                "chunks",
+                "terms",
+                "generation",
+            )
+        }
+        | {
+            "seconds": {"type": "number"},
+            "full": {"type": "boolean"},
+            "index": {"type": "string"},
+            "failures": {"type": "array"},
+        },
     },
     "Error": {
         "type": "object",
         "required": ["error"],
-        "properties": {"error": {"type": "object", "required": ["code", "message"],
-                                 "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            }
+        },
     },
 }
 
 
 def _json(schema: str, description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
@@ -122,35 +207,72 @@ def spec() -> dict[str, Any]:
     """Return the OpenAPI document."""
     return {
         "openapi": "3.1.0",
-        "info": {"title": "docqa", "version": "1", "description": "Extractive answers with citations over a folder of documents."},
+        "info": {
+            "title": "docqa",
+            "version": "1",
+            "description": "Extractive answers with citations over a folder of documents.",
+        },
         "paths": {
-            "/api/ask": {"post": {
-                "summary": "Answer a question",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AskRequest"}}}},
-                "responses": {"200": _json("AskResponse", "The answer, or answered=false with related passages"),
-                              **_errors(400, 413, 415, 503)},
-            }},
-            "/api/documents": {"get": {
-                "summary": "List documents",
-                "responses": {"200": {"description": "Documents", "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["documents"],
-                    "properties": {"documents": {"type": "array", "items": {"$ref": "#/components/schemas/DocumentSummary"}}},
-                }}}}, **_errors(503)},
-            }},
-            "/api/documents/{document_id}": {"get": {
-                "summary": "One document with its text and chunk spans",
-                "parameters": [{"name": "document_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _json("Document", "The document"), **_errors(404, 503)},
-            }},
-            "/api/index": {"post": {
-                "summary": "Rebuild the index incrementally (admin)",
-                "security": [{"bearer": []}],
-                "responses": {"200": _json("BuildSummary", "What the build did"), **_errors(401, 403, 409, 500)},
-            }},
-            "/healthz": {"get": {
-                "summary": "The index in use",
-                "responses": {"200": _json("Health", "Index generation and size"), **_errors(503)},
-            }},
+            "/api/ask": {
+                "post": {
+                    "summary": "Answer a question",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AskRequest"}}},
+                    },
+                    "responses": {
+                        "200": _json("AskResponse", "The answer, or answered=false with related passages"),
+                        **_errors(400, 413, 415, 503),
+                    },
+                }
+            },
+            "/api/documents": {
+                "get": {
+                    "summary": "List documents",
+                    "responses": {
+                        "200": {
+                            "description": "Documents",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["documents"],
+                                        "properties": {
+                                            "documents": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/DocumentSummary"},
+                                            }
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **_errors(503),
+                    },
+                }
+            },
+            "/api/documents/{document_id}": {
+                "get": {
+                    "summary": "One document with its text and chunk spans",
+                    "parameters": [
+                        {"name": "document_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {"200": _json("Document", "The document"), **_errors(404, 503)},
+                }
+            },
+            "/api/index": {
+                "post": {
+                    "summary": "Rebuild the index incrementally (admin)",
+                    "security": [{"bearer": []}],
+                    "responses": {"200": _json("BuildSummary", "What the build did"), **_errors(401, 403, 409, 500)},
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "The index in use",
+                    "responses": {"200": _json("Health", "Index generation and size"), **_errors(503)},
+                }
+            },
         },
         "components": {
             "schemas": SCHEMAS,

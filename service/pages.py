@@ -48,8 +48,7 @@ def security_headers(response: Response) -> Response:
 @bp.get("/")
 def chat():
     """The chat page."""
-    return render_template("chat.html", exchanges=[], history=[],
-                           max_chars=current_app.config["MAX_QUESTION_CHARS"])
+    return render_template("chat.html", exchanges=[], history=[], max_chars=current_app.config["MAX_QUESTION_CHARS"])
 
 
 @bp.post("/ask")
@@ -64,8 +63,9 @@ def ask_form():
         exchange["error"] = str(exc)
     status = 200 if exchange["error"] is None else 400
     new_history = history + ([question.strip()] if exchange["error"] is None else [])
-    return render_template("chat.html", exchanges=[exchange], history=new_history,
-                           max_chars=current_app.config["MAX_QUESTION_CHARS"]), status
+    return render_template(
+        "chat.html", exchanges=[exchange], history=new_history, max_chars=current_app.config["MAX_QUESTION_CHARS"]
+    ), status
 
 
 @bp.get("/documents")
@@ -83,6 +83,10 @@ def document(document_id: str):
     end = request.args.get("end", type=int)
     if start is None or end is None or not 0 <= start < end <= len(text):
         start = end = None
-    return render_template("document.html", doc=doc, before=text[:start] if start is not None else text,
-                           cited=text[start:end] if start is not None else None,
-                           after=text[end:] if end is not None else "")
+    return render_template(
+        "document.html",
+        doc=doc,
+        before=text[:start] if start is not None else text,
+        cited=text[start:end] if start is not None else None,
+        after=text[end:] if end is not None else "",
+    )

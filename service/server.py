@@ -27,8 +27,13 @@ class AccessLog:
         try:
             return self.app(environ, recording_start_response)
         finally:
-            log.info("%s %s %s %.1fms", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
-                     status_holder[0] if status_holder else "-", (time.perf_counter() - started) * 1000)
+            log.info(
+                "%s %s %s %.1fms",
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+                status_holder[0] if status_holder else "-",
+                (time.perf_counter() - started) * 1000,
+            )
 
 
 def serve(app: Flask, host: str, port: int, threads: int = 8) -> None:

@@ -92,9 +92,22 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         environ = {**os.environ, **(env or {})}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--documents", str(documents), "--index", str(index),
-             "--port", str(self.port)],
-            env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "service",
+                "serve",
+                "--documents",
+                str(documents),
+                "--index",
+                str(index),
+                "--port",
+                str(self.port),
+            ],
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -103,7 +116,7 @@ class LiveServer:
                     return
             except OSError:
                 if self.process.poll() is not None:
-                    raise RuntimeError("server exited: " + self.process.stdout.read())
+                    raise RuntimeError("server exited: " + self.process.stdout.read()) from None
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("server did not start within 30 s")

@@ -21,7 +21,14 @@ def test_stop_words_are_dropped_and_words_stemmed():
 
 def test_numbers_are_kept_whole():
     assert A.terms("UNSCR 2334 in 1965 with 1.5 million and 1,000 people") == [
-        "unscr", "2334", "1965", "1.5", "million", "1000", "peopl"]
+        "unscr",
+        "2334",
+        "1965",
+        "1.5",
+        "million",
+        "1000",
+        "peopl",
+    ]
 
 
 def test_footnote_markers_are_not_tokens():

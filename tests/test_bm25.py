@@ -36,18 +36,30 @@ def write_index(path, corpus: list[list[str]], params: Bm25Params) -> None:
             term_ids.append(vocabulary.setdefault(t, len(vocabulary)))
             tfs.append(tf)
             posting_chunk.append(i)
-    m = build_matrix(np.array(term_ids), np.array(tfs), np.array(posting_chunk),
-                     np.array([len(d) for d in corpus]), len(vocabulary), params)
+    m = build_matrix(
+        np.array(term_ids),
+        np.array(tfs),
+        np.array(posting_chunk),
+        np.array([len(d) for d in corpus]),
+        len(vocabulary),
+        params,
+    )
     db = sqlite_utils.Database(path)
     create_schema(db)
     db["terms"].insert_all(
-        {"id": tid, "term": term, "df": int(m.df[tid]), "idf": float(m.idf[tid]),
-         "chunk_ids": pack(m.chunk_ids[m.ptr[tid] : m.ptr[tid + 1]], "<i4"),
-         "impacts": pack(m.impacts[m.ptr[tid] : m.ptr[tid + 1]], "<f8")}
+        {
+            "id": tid,
+            "term": term,
+            "df": int(m.df[tid]),
+            "idf": float(m.idf[tid]),
+            "chunk_ids": pack(m.chunk_ids[m.ptr[tid] : m.ptr[tid + 1]], "<i4"),
+            "impacts": pack(m.impacts[m.ptr[tid] : m.ptr[tid + 1]], "<f8"),
+        }
         for term, tid in vocabulary.items()
     )
-    write_meta(db, {"format_version": 1, "chunks": len(corpus), "avgdl": m.stats.avgdl,
-                    "average_idf": m.stats.average_idf})
+    write_meta(
+        db, {"format_version": 1, "chunks": len(corpus), "avgdl": m.stats.avgdl, "average_idf": m.stats.average_idf}
+    )
     db.conn.close()
 
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 HOSTILE = (
     "Hostile sample document about marmalade recipes.\n\n"
     "The marmalade secret is <script>window.__pwned = 1; alert('xss')</script> and "
-    "<img src=x onerror=\"window.__pwned = 2\"> and <a href=\"javascript:window.__pwned=3\">click</a> in marmalade.\n"
+    '<img src=x onerror="window.__pwned = 2"> and <a href="javascript:window.__pwned=3">click</a> in marmalade.\n'
 )
 
 
@@ -27,8 +27,15 @@ def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()

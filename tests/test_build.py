@@ -143,8 +143,21 @@ def test_kill_9_during_build_keeps_the_previous_index(tmp_path):
     interrupted = 0
     for delay in [rng.uniform(0.3, 1.2) for _ in range(6)]:
         before = IndexFile(index_path)
-        proc = subprocess.Popen([sys.executable, "-m", "service", "index", "--full", "--documents", str(folder),
-                                 "--index", str(index_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "service",
+                "index",
+                "--full",
+                "--documents",
+                str(folder),
+                "--index",
+                str(index_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()

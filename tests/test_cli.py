@@ -36,7 +36,9 @@ def test_index_reports_failures_and_rebuilds_incrementally(documents, index_path
 
 
 def test_errors_are_messages_not_tracebacks(tmp_path):
-    result = CliRunner().invoke(cli, ["index", "--documents", str(tmp_path / "missing"), "--index", str(tmp_path / "i")])
+    result = CliRunner().invoke(
+        cli, ["index", "--documents", str(tmp_path / "missing"), "--index", str(tmp_path / "i")]
+    )
     assert result.exit_code == 1
     assert "does not exist" in result.output and "Traceback" not in result.output
     result = CliRunner().invoke(cli, ["ask", "--index", str(tmp_path / "none.sqlite"), "hello?"])
@@ -53,6 +55,10 @@ def test_bad_environment_setting_is_reported(tmp_path):
 
 
 def test_console_script_runs(documents, index_path):
-    done = subprocess.run([sys.executable, "-m", "service", "index", "--documents", str(documents), "--index",
-                           str(index_path)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "index", "--documents", str(documents), "--index", str(index_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0 and "Indexed 4 documents" in done.stdout

@@ -22,7 +22,9 @@ def curl(*args: str) -> tuple[int, dict]:
 
 def test_curl_good_empty_and_malformed(live_server):
     url = live_server.url + "/api/ask"
-    status, body = curl("-H", "Content-Type: application/json", "-d", '{"question": "Who leads Yisrael Beyteinu?"}', url)
+    status, body = curl(
+        "-H", "Content-Type: application/json", "-d", '{"question": "Who leads Yisrael Beyteinu?"}', url
+    )
     assert status == 200 and body["answered"] and "Liberman" in body["answer"]["text"]
     status, body = curl("-H", "Content-Type: application/json", "-d", '{"question": ""}', url)
     assert status == 400 and body["error"]["code"] == "invalid_question"
@@ -48,10 +50,17 @@ def test_security_headers_on_every_response(live_server):
 def test_running_server_answers_from_a_rebuilt_index(live_server, documents, built):
     status, health = curl(live_server.url + "/healthz")
     assert health["generation"] == 1
-    (documents / "otters.md").write_text("# Otters\n\nSea otters hold hands while they sleep so they do not drift apart.\n")
+    (documents / "otters.md").write_text(
+        "# Otters\n\nSea otters hold hands while they sleep so they do not drift apart.\n"
+    )
     build_index(documents, built)
-    status, body = curl("-H", "Content-Type: application/json", "-d", '{"question": "Why do sea otters hold hands?"}',
-                        live_server.url + "/api/ask")
+    status, body = curl(
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"question": "Why do sea otters hold hands?"}',
+        live_server.url + "/api/ask",
+    )
     assert status == 200 and "drift apart" in body["answer"]["text"]
     status, health = curl(live_server.url + "/healthz")
     assert health["generation"] == 2 and health["documents"] == 5
@@ -67,8 +76,21 @@ def test_admin_rebuild_over_http(live_server, documents):
 
 def test_watch_rebuilds_when_a_document_changes(documents, index_path):
     build_index(documents, index_path)
-    watcher = subprocess.Popen([sys.executable, "-m", "service", "index", "--watch", "--documents", str(documents),
-                                "--index", str(index_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "index",
+            "--watch",
+            "--documents",
+            str(documents),
+            "--index",
+            str(index_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         from index.store import IndexFile
 
