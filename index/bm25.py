@@ -124,7 +124,7 @@ def accumulate(n_chunks: int, postings: list[tuple[np.ndarray, np.ndarray]]) -> 
 
     Returns (candidate chunk ids ascending, their scores). Adding term by term in the
     query's order reproduces rank_bm25's float sums; chunks no term touches score 0
-    and are left out, so the cost follows the postings, not the corpus size.
+    and are left out.
     """
     lists = [ids for ids, _ in postings if len(ids)]
     if not lists:
@@ -134,6 +134,67 @@ def accumulate(n_chunks: int, postings: list[tuple[np.ndarray, np.ndarray]]) -> 
         scores[ids] += impacts
     candidates = np.unique(np.concatenate(lists)) if len(lists) > 1 else lists[0]
     return candidates, scores[candidates]
+
+
+def score_candidates(candidates: np.ndarray, postings: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Exact scores of *candidates* (ascending ids), adding each term's impact in query order.
+
+    Looks each candidate up in each posting list by binary search, so a long list
+    costs log(length) per candidate instead of its whole length.
+    """
+    scores = np.zeros(len(candidates), dtype=np.float64)
+    for ids, impacts in postings:
+        if not len(ids) or not len(candidates):
+            continue
+        pos = np.searchsorted(ids, candidates)
+        pos[pos == len(ids)] = 0
+        found = ids[pos] == candidates
+        scores[found] += impacts[pos[found]]
+    return scores
+
+
+#: Below this many postings in all, adding up every list is cheaper than pruning.
+PRUNE_MIN_POSTINGS = 20_000
+
+
+def exact_top_k(
+    n_chunks: int,
+    postings: list[tuple[np.ndarray, np.ndarray, float]],
+    k: int,
+    prune_min_postings: int = PRUNE_MIN_POSTINGS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The *k* best chunks with scores exactly equal to full evaluation (MaxScore pruning).
+
+    *postings* holds (ids, impacts, upper bound) for each query term, in query order.
+    The shortest list is scored first to learn a threshold (the k-th best score so
+    far); terms whose upper bounds together stay below it cannot lift an unseen chunk
+    into the top k, so only the other ("essential") terms' chunks are candidates, and
+    they are scored exactly by binary search in every list.
+    """
+    pairs = [(ids, impacts) for ids, impacts, _ in postings]
+    total = sum(len(ids) for ids, _ in pairs)
+    if total == 0:
+        return np.zeros(0, np.int32), np.zeros(0)
+    if total < prune_min_postings or len(pairs) == 1:
+        candidates, scores = accumulate(n_chunks, pairs)
+        positive = scores > 0
+        return top_k(candidates[positive], scores[positive], k)
+    seed = min((ids for ids, _ in pairs if len(ids)), key=len)
+    seed_scores = score_candidates(seed, pairs)
+    theta = np.partition(seed_scores, len(seed_scores) - k)[len(seed_scores) - k] if len(seed) >= k else 0.0
+    # Non-essential terms: smallest upper bounds whose sum stays (safely) below theta.
+    order = sorted(range(len(postings)), key=lambda i: postings[i][2])
+    bound, essential = 0.0, []
+    for position, i in enumerate(order):
+        bound += max(postings[i][2], 0.0)
+        if bound >= theta * (1 - 1e-9) or theta <= 0:
+            essential = order[position:]
+            break
+    lists = [pairs[i][0] for i in essential if len(pairs[i][0])]
+    candidates = np.unique(np.concatenate(lists + [seed])) if lists else seed
+    scores = score_candidates(candidates, pairs)
+    positive = scores > 0
+    return top_k(candidates[positive], scores[positive], k)
 
 
 def top_k(candidates: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

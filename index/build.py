@@ -519,6 +519,7 @@ def _write_terms(
                 "term": term,
                 "df": int(matrix.df[tid]),
                 "idf": float(matrix.idf[tid]),
+                "max_impact": float(matrix.impacts[a:z].max()) if z > a else 0.0,
                 "chunk_ids": pack(matrix.chunk_ids[a:z], "<i4"),
                 "impacts": pack(matrix.impacts[a:z], "<f8"),
             }

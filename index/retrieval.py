@@ -1,11 +1,10 @@
-"""Rank chunks for a list of query terms, reading only those terms' postings."""
+"""Rank chunks for a query, reading only its terms' postings and pruning what cannot rank."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from index.bm25 import accumulate
-from index.bm25 import top_k
+from index.bm25 import exact_top_k
 from index.store import IndexFile
 
 
@@ -16,14 +15,30 @@ class Hit(NamedTuple):
     score: float
 
 
-def search(index: IndexFile, terms: list[str], k: int = 10) -> list[Hit]:
-    """Return the *k* best chunks for *terms* (repeats count, as in rank_bm25).
+def search_weighted(
+    index: IndexFile, terms: list[tuple[str, float]], k: int = 10
+) -> tuple[list[Hit], dict[str, float]]:
+    """Return the *k* best chunks for weighted terms, and the idf of each known term.
 
+    With every weight 1 the scores are exactly rank_bm25's ``get_scores`` for the
+    same term list (repeats count); a weight scales that term's contribution.
     Chunks that share no term with the query score 0 and are never returned.
     """
-    postings = index.postings(terms)
-    lists = [(postings[t][0], postings[t][1]) for t in terms if t in postings]
-    candidates, scores = accumulate(index.stats.n_chunks, lists)
-    positive = scores > 0
-    ids, best = top_k(candidates[positive], scores[positive], k)
-    return [Hit(int(i), float(s)) for i, s in zip(ids, best, strict=True)]
+    postings = index.postings(term for term, _ in terms)
+    lists = []
+    for term, weight in terms:
+        p = postings.get(term)
+        if p is None:
+            continue
+        if weight == 1.0:
+            lists.append((p.ids, p.impacts, p.max_impact))
+        else:
+            lists.append((p.ids, p.impacts * weight, p.max_impact * weight))
+    ids, scores = exact_top_k(index.stats.n_chunks, lists, k)
+    hits = [Hit(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
+    return hits, {term: p.idf for term, p in postings.items()}
+
+
+def search(index: IndexFile, terms: list[str], k: int = 10) -> list[Hit]:
+    """Return the *k* best chunks for *terms*, scored exactly as rank_bm25 would."""
+    return search_weighted(index, [(t, 1.0) for t in terms], k)[0]

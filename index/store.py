@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from index.errors import DocumentNotFound
 from index.errors import IndexCorrupt
 from index.errors import IndexNotBuilt
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 REBUILD_HINT = "run `docqa index --full` to rebuild it"
 
 
@@ -60,7 +61,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
         pk="document_id",
     )
     db["terms"].create(
-        {"id": int, "term": str, "df": int, "idf": float, "chunk_ids": bytes, "impacts": bytes},
+        {"id": int, "term": str, "df": int, "idf": float, "max_impact": float, "chunk_ids": bytes, "impacts": bytes},
         pk="id",
     )
     db["terms"].create_index(["term"], unique=True)
@@ -75,6 +76,49 @@ def write_meta(db: sqlite_utils.Database, values: dict[str, Any]) -> None:
 def pack(array: np.ndarray, dtype: str) -> bytes:
     """Serialize an array as little-endian bytes of *dtype*."""
     return np.ascontiguousarray(array, dtype=dtype).tobytes()
+
+
+class Postings(NamedTuple):
+    """One term's chunk ids (ascending), their BM25 impacts, its idf and largest impact."""
+
+    ids: np.ndarray
+    impacts: np.ndarray
+    idf: float
+    max_impact: float
+
+
+CACHE_MIN_POSTINGS = 4096
+CACHE_BYTES = 256 * 2**20
+
+
+class PostingCache:
+    """Least-recently-used posting lists, bounded in bytes; safe across threads."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[str, Postings] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, term: str) -> Postings | None:
+        with self._lock:
+            item = self._items.get(term)
+            if item is not None:
+                self._items.move_to_end(term)
+            return item
+
+    def put(self, term: str, postings: Postings) -> None:
+        size = postings.ids.nbytes + postings.impacts.nbytes
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if term in self._items:
+                return
+            self._items[term] = postings
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self.bytes -= old.ids.nbytes + old.impacts.nbytes
 
 
 class ChunkRow(NamedTuple):
@@ -116,6 +160,7 @@ class IndexFile:
         except (sqlite3.DatabaseError, KeyError, ValueError) as exc:
             raise IndexCorrupt(f"{self.path} is not a readable docqa index ({exc}); {REBUILD_HINT}.") from exc
         self._lock = threading.Lock()
+        self._cache = PostingCache()
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         try:
@@ -133,19 +178,34 @@ class IndexFile:
         """How many builds produced this file (1 for the first)."""
         return int(self.meta.get("generation", 0))
 
-    def postings(self, terms: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
-        """Return {term: (chunk ids, impacts, idf)} for the terms the corpus has."""
+    def postings(self, terms: Iterable[str]) -> dict[str, Postings]:
+        """Return the postings of each term the corpus has.
+
+        Long lists are kept in a bounded in-memory cache, so the common terms of a
+        busy index are read from SQLite once, not on every question.
+        """
         wanted = sorted(set(terms))
-        if not wanted:
-            return {}
+        found: dict[str, Postings] = {}
+        missing = []
+        for term in wanted:
+            cached = self._cache.get(term)
+            if cached is not None:
+                found[term] = cached
+            else:
+                missing.append(term)
+        if not missing:
+            return found
         rows = self._query(
-            f"select term, chunk_ids, impacts, idf from terms where df > 0 and term in ({','.join('?' * len(wanted))})",
-            wanted,
+            "select term, chunk_ids, impacts, idf, max_impact from terms "
+            f"where df > 0 and term in ({','.join('?' * len(missing))})",
+            missing,
         )
-        return {
-            term: (np.frombuffer(ids, dtype="<i4"), np.frombuffer(imp, dtype="<f8"), idf)
-            for term, ids, imp, idf in rows
-        }
+        for term, ids, impacts, idf, max_impact in rows:
+            postings = Postings(np.frombuffer(ids, dtype="<i4"), np.frombuffer(impacts, dtype="<f8"), idf, max_impact)
+            found[term] = postings
+            if len(postings.ids) >= CACHE_MIN_POSTINGS:
+                self._cache.put(term, postings)
+        return found
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """Return the idf of each known term (without reading its postings)."""

@@ -17,10 +17,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from index.analysis import Analyzer
-from index.bm25 import accumulate
-from index.bm25 import top_k as best_k
 from index.chunking import sentence_spans
 from index.errors import InvalidQuestion
+from index.retrieval import search_weighted
 from index.store import ChunkRow
 from index.store import IndexFile
 
@@ -121,17 +120,8 @@ def query_terms(analyzer: Analyzer, question: str, history: list[str]) -> list[Q
 
 def retrieve(index: IndexFile, terms: list[QueryTerm], k: int) -> tuple[list[tuple[int, float]], dict[str, float]]:
     """Rank chunks by weighted BM25; with weights all 1 this is exactly rank_bm25's score."""
-    postings = index.postings(t.term for t in terms)
-    lists = []
-    for t in terms:
-        if t.term in postings:
-            ids, impacts, _ = postings[t.term]
-            lists.append((ids, impacts if t.weight == 1.0 else impacts * t.weight))
-    candidates, scores = accumulate(index.stats.n_chunks, lists)
-    positive = scores > 0
-    ids, best = best_k(candidates[positive], scores[positive], k)
-    idf = {term: max(value[2], 0.0) for term, value in postings.items()}
-    return [(int(i), float(s)) for i, s in zip(ids, best, strict=True)], idf
+    hits, idf = search_weighted(index, [(t.term, t.weight) for t in terms], k)
+    return [(h.idx, h.score) for h in hits], {term: max(value, 0.0) for term, value in idf.items()}
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:

@@ -10,8 +10,10 @@ from rank_bm25 import BM25Okapi
 from index.bm25 import Bm25Params
 from index.bm25 import accumulate
 from index.bm25 import build_matrix
+from index.bm25 import exact_top_k
 from index.bm25 import top_k
 from index.retrieval import search
+from index.store import FORMAT_VERSION
 from index.store import IndexFile
 from index.store import create_schema
 from index.store import pack
@@ -48,6 +50,7 @@ def write_index(path, corpus: list[list[str]], params: Bm25Params) -> None:
     create_schema(db)
     db["terms"].insert_all(
         {
+            "max_impact": float(m.impacts[m.ptr[tid] : m.ptr[tid + 1]].max()),
             "id": tid,
             "term": term,
             "df": int(m.df[tid]),
@@ -58,7 +61,13 @@ def write_index(path, corpus: list[list[str]], params: Bm25Params) -> None:
         for term, tid in vocabulary.items()
     )
     write_meta(
-        db, {"format_version": 1, "chunks": len(corpus), "avgdl": m.stats.avgdl, "average_idf": m.stats.average_idf}
+        db,
+        {
+            "format_version": FORMAT_VERSION,
+            "chunks": len(corpus),
+            "avgdl": m.stats.avgdl,
+            "average_idf": m.stats.average_idf,
+        },
     )
     db.conn.close()
 
@@ -110,3 +119,26 @@ def test_query_without_known_terms_returns_nothing(tmp_path):
     write_index(path, [["a", "b"], ["b", "c"]], Bm25Params())
     assert search(IndexFile(path), ["zzz"], 5) == []
     assert search(IndexFile(path), [], 5) == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pruned_top_k_equals_rank_bm25(tmp_path, seed):
+    """MaxScore pruning (forced on, and on a corpus large enough to use it) keeps the exact top 10."""
+    rng = random.Random(100 + seed)
+    corpus = random_corpus(rng, 3000, 2000)
+    path = tmp_path / "big.sqlite"
+    write_index(path, corpus, Bm25Params())
+    index = IndexFile(path)
+    reference = BM25Okapi(corpus)
+    vocabulary = list(reference.idf)
+    for _ in range(30):
+        query = rng.choices(vocabulary[:50], k=rng.randint(1, 3)) + rng.choices(vocabulary, k=rng.randint(0, 3))
+        expected = reference.get_scores(query)
+        want = [int(i) for i in np.argsort(-expected, kind="stable")[:10] if expected[i] > 0]
+        hits = search(index, query, 10)
+        assert [h.idx for h in hits] == want
+        np.testing.assert_allclose([h.score for h in hits], expected[want], rtol=0, atol=1e-9)
+        postings = index.postings(query)
+        lists = [postings[t][:2] + (postings[t].max_impact,) for t in query if t in postings]
+        ids, scores = exact_top_k(index.stats.n_chunks, lists, 10, prune_min_postings=0)
+        assert ids.tolist() == want
