@@ -155,23 +155,46 @@ def score_candidates(candidates: np.ndarray, postings: list[tuple[np.ndarray, np
 
 #: Below this many postings in all, adding up every list is cheaper than pruning.
 PRUNE_MIN_POSTINGS = 20_000
+#: How many of a term's largest impacts are kept apart for the first pruning pass.
+TOP_POSTINGS = 256
 
 
-def exact_top_k(
-    n_chunks: int,
-    postings: list[tuple[np.ndarray, np.ndarray, float]],
-    k: int,
-    prune_min_postings: int = PRUNE_MIN_POSTINGS,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The *k* best chunks with scores exactly equal to full evaluation (MaxScore pruning).
+def split_top(ids: np.ndarray, impacts: np.ndarray, n: int = TOP_POSTINGS) -> tuple[np.ndarray, float]:
+    """The chunks of a term's *n* largest impacts (ascending ids) and a bound on all the others.
 
-    *postings* holds (ids, impacts, upper bound) for each query term, in query order.
-    The shortest list is scored first to learn a threshold (the k-th best score so
-    far); terms whose upper bounds together stay below it cannot lift an unseen chunk
-    into the top k, so only the other ("essential") terms' chunks are candidates, and
-    they are scored exactly by binary search in every list.
+    A term with at most *n* postings returns an empty array (meaning: all of them) and 0.
     """
-    pairs = [(ids, impacts) for ids, impacts, _ in postings]
+    if len(ids) <= n:
+        return np.zeros(0, np.int32), 0.0
+    cut = np.argpartition(impacts, len(impacts) - n)
+    top = np.sort(ids[cut[len(impacts) - n :]])
+    return top, float(impacts[cut[: len(impacts) - n]].max())
+
+
+class TermList(NamedTuple):
+    """What the ranking needs of one query term: postings and pruning bounds (all weighted)."""
+
+    ids: np.ndarray
+    impacts: np.ndarray
+    top_ids: np.ndarray
+    rest_max: float
+
+
+def exact_top_k(n_chunks: int, terms: list[TermList], k: int,
+                prune_min_postings: int = PRUNE_MIN_POSTINGS) -> tuple[np.ndarray, np.ndarray]:
+    """The *k* best chunks, with scores exactly equal to adding up every posting list.
+
+    *terms* are the query's terms in query order (a repeated term appears twice).
+    1. Score exactly the chunks of every term's largest impacts: the k-th best of
+       those scores is a threshold theta that the final top k cannot fall below.
+    2. A chunk outside every such top list gets at most ``rest_max`` from each term.
+       Terms whose ``rest_max`` bounds add up to less than theta cannot lift such a
+       chunk into the top k on their own, so only the other ("essential") terms'
+       full lists add candidates.
+    3. Candidates are scored exactly by binary search in every list, adding the
+       terms in query order as rank_bm25 does.
+    """
+    pairs = [(t.ids, t.impacts) for t in terms]
     total = sum(len(ids) for ids, _ in pairs)
     if total == 0:
         return np.zeros(0, np.int32), np.zeros(0)
@@ -179,19 +202,20 @@ def exact_top_k(
         candidates, scores = accumulate(n_chunks, pairs)
         positive = scores > 0
         return top_k(candidates[positive], scores[positive], k)
-    seed = min((ids for ids, _ in pairs if len(ids)), key=len)
+    seed = np.unique(np.concatenate([t.top_ids for t in terms]))
     seed_scores = score_candidates(seed, pairs)
-    theta = np.partition(seed_scores, len(seed_scores) - k)[len(seed_scores) - k] if len(seed) >= k else 0.0
-    # Non-essential terms: smallest upper bounds whose sum stays (safely) below theta.
-    order = sorted(range(len(postings)), key=lambda i: postings[i][2])
-    bound, essential = 0.0, []
-    for position, i in enumerate(order):
-        bound += max(postings[i][2], 0.0)
-        if bound >= theta * (1 - 1e-9) or theta <= 0:
-            essential = order[position:]
-            break
-    lists = [pairs[i][0] for i in essential if len(pairs[i][0])]
-    candidates = np.unique(np.concatenate(lists + [seed])) if lists else seed
+    theta = float(np.partition(seed_scores, len(seed) - k)[len(seed) - k]) if len(seed) >= k else 0.0
+    essential: list[np.ndarray] = []
+    if theta > 0:
+        bound = 0.0
+        for t in sorted(terms, key=lambda t: t.rest_max):
+            bound += max(t.rest_max, 0.0)
+            if bound >= theta * (1 - 1e-9):
+                essential.append(t.ids)
+    else:
+        essential = [ids for ids, _ in pairs]
+    extra = [ids for ids in essential if len(ids)]
+    candidates = np.unique(np.concatenate([seed, *extra])) if extra else seed
     scores = score_candidates(candidates, pairs)
     positive = scores > 0
     return top_k(candidates[positive], scores[positive], k)

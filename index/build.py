@@ -49,6 +49,7 @@ from index.settings import BuildSettings
 from index.store import FORMAT_VERSION
 from index.store import create_schema
 from index.store import pack
+from index.store import term_rows
 from index.store import write_meta
 
 
@@ -509,22 +510,7 @@ def _write_terms(
     matrix = build_matrix(
         term_ids, tfs, posting_chunk, lengths, len(vocabulary), Bm25Params(settings.k1, settings.b, settings.epsilon)
     )
-    ptr = matrix.ptr
-
-    def rows():
-        for term, tid in vocabulary.items():
-            a, z = ptr[tid], ptr[tid + 1]
-            yield {
-                "id": tid,
-                "term": term,
-                "df": int(matrix.df[tid]),
-                "idf": float(matrix.idf[tid]),
-                "max_impact": float(matrix.impacts[a:z].max()) if z > a else 0.0,
-                "chunk_ids": pack(matrix.chunk_ids[a:z], "<i4"),
-                "impacts": pack(matrix.impacts[a:z], "<f8"),
-            }
-
-    db["terms"].insert_all(rows(), batch_size=2000)
+    db["terms"].insert_all(term_rows(vocabulary, matrix), batch_size=2000)
     write_meta(
         db,
         {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from index.bm25 import TermList
 from index.bm25 import exact_top_k
 from index.store import IndexFile
 
@@ -31,9 +32,9 @@ def search_weighted(
         if p is None:
             continue
         if weight == 1.0:
-            lists.append((p.ids, p.impacts, p.max_impact))
+            lists.append(TermList(p.ids, p.impacts, p.top_ids, p.rest_max))
         else:
-            lists.append((p.ids, p.impacts * weight, p.max_impact * weight))
+            lists.append(TermList(p.ids, p.impacts * weight, p.top_ids, p.rest_max * weight))
     ids, scores = exact_top_k(index.stats.n_chunks, lists, k)
     hits = [Hit(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
     return hits, {term: p.idf for term, p in postings.items()}

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from typing import NamedTuple
@@ -23,11 +24,13 @@ import numpy as np
 import sqlite_utils
 
 from index.bm25 import Bm25Stats
+from index.bm25 import PostingMatrix
+from index.bm25 import split_top
 from index.errors import DocumentNotFound
 from index.errors import IndexCorrupt
 from index.errors import IndexNotBuilt
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 REBUILD_HINT = "run `docqa index --full` to rebuild it"
 
 
@@ -61,7 +64,8 @@ def create_schema(db: sqlite_utils.Database) -> None:
         pk="document_id",
     )
     db["terms"].create(
-        {"id": int, "term": str, "df": int, "idf": float, "max_impact": float, "chunk_ids": bytes, "impacts": bytes},
+        {"id": int, "term": str, "df": int, "idf": float, "max_impact": float, "rest_max": float,
+         "top_ids": bytes, "chunk_ids": bytes, "impacts": bytes},
         pk="id",
     )
     db["terms"].create_index(["term"], unique=True)
@@ -79,12 +83,32 @@ def pack(array: np.ndarray, dtype: str) -> bytes:
 
 
 class Postings(NamedTuple):
-    """One term's chunk ids (ascending), their BM25 impacts, its idf and largest impact."""
+    """One term's chunk ids (ascending) and BM25 impacts, its idf, and its pruning bounds.
+
+    ``top_ids`` are the chunks of the term's ``TOP_POSTINGS`` largest impacts (all of
+    them for a rarer term) and ``rest_max`` bounds the impact of every other chunk.
+    """
 
     ids: np.ndarray
     impacts: np.ndarray
     idf: float
     max_impact: float
+    top_ids: np.ndarray
+    rest_max: float
+
+
+def term_rows(vocabulary: dict[str, int], matrix: PostingMatrix) -> Iterator[dict[str, Any]]:
+    """The ``terms`` table rows for a computed posting matrix."""
+    ptr = matrix.ptr
+    for term, tid in vocabulary.items():
+        a, z = ptr[tid], ptr[tid + 1]
+        ids, impacts = matrix.chunk_ids[a:z], matrix.impacts[a:z]
+        top_ids, rest_max = split_top(ids, impacts)
+        yield {
+            "id": tid, "term": term, "df": int(matrix.df[tid]), "idf": float(matrix.idf[tid]),
+            "max_impact": float(impacts.max()) if len(impacts) else 0.0, "rest_max": rest_max,
+            "top_ids": pack(top_ids, "<i4"), "chunk_ids": pack(ids, "<i4"), "impacts": pack(impacts, "<f8"),
+        }
 
 
 CACHE_MIN_POSTINGS = 4096
@@ -196,12 +220,14 @@ class IndexFile:
         if not missing:
             return found
         rows = self._query(
-            "select term, chunk_ids, impacts, idf, max_impact from terms "
+            "select term, chunk_ids, impacts, idf, max_impact, top_ids, rest_max from terms "
             f"where df > 0 and term in ({','.join('?' * len(missing))})",
             missing,
         )
-        for term, ids, impacts, idf, max_impact in rows:
-            postings = Postings(np.frombuffer(ids, dtype="<i4"), np.frombuffer(impacts, dtype="<f8"), idf, max_impact)
+        for term, ids, impacts, idf, max_impact, top_ids, rest_max in rows:
+            chunk_ids = np.frombuffer(ids, dtype="<i4")
+            postings = Postings(chunk_ids, np.frombuffer(impacts, dtype="<f8"), idf, max_impact,
+                                np.frombuffer(top_ids, dtype="<i4") if top_ids else chunk_ids, rest_max)
             found[term] = postings
             if len(postings.ids) >= CACHE_MIN_POSTINGS:
                 self._cache.put(term, postings)

@@ -101,9 +101,12 @@ def _rebuild_quietly(app: Flask) -> None:
 @location_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--threads", default=8, show_default=True, type=int, help="Worker threads of the server.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Server processes.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256), help="Threads per process.")
 @click.option("--dev", is_flag=True, help="Use Flask's debug server (reloads code; never in production).")
-def serve_command(documents: str | None, index_path: str | None, host: str, port: int, threads: int, dev: bool) -> None:
+def serve_command(
+    documents: str | None, index_path: str | None, host: str, port: int, workers: int, threads: int, dev: bool
+) -> None:
     """Serve the chat page and the JSON API, building the index first if there is none."""
     app = make_app(documents, index_path)
     if not Path(app.config["INDEX"]).exists():
@@ -115,7 +118,7 @@ def serve_command(documents: str | None, index_path: str | None, host: str, port
         return
     from service.server import serve
 
-    serve(app, host, port, threads)
+    serve(app, host, port, workers, threads)
 
 
 @cli.command("ask")

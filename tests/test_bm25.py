@@ -8,6 +8,7 @@ import sqlite_utils
 from rank_bm25 import BM25Okapi
 
 from index.bm25 import Bm25Params
+from index.bm25 import TermList
 from index.bm25 import accumulate
 from index.bm25 import build_matrix
 from index.bm25 import exact_top_k
@@ -16,7 +17,7 @@ from index.retrieval import search
 from index.store import FORMAT_VERSION
 from index.store import IndexFile
 from index.store import create_schema
-from index.store import pack
+from index.store import term_rows
 from index.store import write_meta
 
 
@@ -48,18 +49,7 @@ def write_index(path, corpus: list[list[str]], params: Bm25Params) -> None:
     )
     db = sqlite_utils.Database(path)
     create_schema(db)
-    db["terms"].insert_all(
-        {
-            "max_impact": float(m.impacts[m.ptr[tid] : m.ptr[tid + 1]].max()),
-            "id": tid,
-            "term": term,
-            "df": int(m.df[tid]),
-            "idf": float(m.idf[tid]),
-            "chunk_ids": pack(m.chunk_ids[m.ptr[tid] : m.ptr[tid + 1]], "<i4"),
-            "impacts": pack(m.impacts[m.ptr[tid] : m.ptr[tid + 1]], "<f8"),
-        }
-        for term, tid in vocabulary.items()
-    )
+    db["terms"].insert_all(term_rows(vocabulary, m))
     write_meta(
         db,
         {
@@ -139,6 +129,10 @@ def test_pruned_top_k_equals_rank_bm25(tmp_path, seed):
         assert [h.idx for h in hits] == want
         np.testing.assert_allclose([h.score for h in hits], expected[want], rtol=0, atol=1e-9)
         postings = index.postings(query)
-        lists = [postings[t][:2] + (postings[t].max_impact,) for t in query if t in postings]
+        lists = [
+            TermList(postings[t].ids, postings[t].impacts, postings[t].top_ids, postings[t].rest_max)
+            for t in query
+            if t in postings
+        ]
         ids, scores = exact_top_k(index.stats.n_chunks, lists, 10, prune_min_postings=0)
         assert ids.tolist() == want
