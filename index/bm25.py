@@ -180,8 +180,9 @@ class TermList(NamedTuple):
     rest_max: float
 
 
-def exact_top_k(n_chunks: int, terms: list[TermList], k: int,
-                prune_min_postings: int = PRUNE_MIN_POSTINGS) -> tuple[np.ndarray, np.ndarray]:
+def exact_top_k(
+    n_chunks: int, terms: list[TermList], k: int, prune_min_postings: int = PRUNE_MIN_POSTINGS
+) -> tuple[np.ndarray, np.ndarray]:
     """The *k* best chunks, with scores exactly equal to adding up every posting list.
 
     *terms* are the query's terms in query order (a repeated term appears twice).

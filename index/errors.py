@@ -75,3 +75,28 @@ class DocumentNotFound(DocqaError):
 
     status = 404
     code = "not_found"
+
+
+class RateLimited(DocqaError):
+    """A client sent more requests than the configured rate allows."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Forbidden(DocqaError):
+    """The request is not allowed from where it came (a cross-site form, say)."""
+
+    status = 403
+    code = "forbidden"
+
+
+class Unauthorized(DocqaError):
+    """The admin token is missing or wrong."""
+
+    status = 401
+    code = "unauthorized"

@@ -39,6 +39,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_question_chars", 2000, int, "Longest question accepted, in characters."),
     Setting("max_body_bytes", 65536, int, "Largest JSON request body accepted, in bytes."),
     Setting("admin_token", "", str, "Bearer token for POST /api/index; empty disables it."),
+    Setting("ask_rate_limit", 300, int, "Questions per minute per client address (per server process); 0 is off."),
+    Setting("rebuild_interval", 5, int, "Least seconds between two rebuilds requested over HTTP."),
 )
 
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}

@@ -64,8 +64,17 @@ def create_schema(db: sqlite_utils.Database) -> None:
         pk="document_id",
     )
     db["terms"].create(
-        {"id": int, "term": str, "df": int, "idf": float, "max_impact": float, "rest_max": float,
-         "top_ids": bytes, "chunk_ids": bytes, "impacts": bytes},
+        {
+            "id": int,
+            "term": str,
+            "df": int,
+            "idf": float,
+            "max_impact": float,
+            "rest_max": float,
+            "top_ids": bytes,
+            "chunk_ids": bytes,
+            "impacts": bytes,
+        },
         pk="id",
     )
     db["terms"].create_index(["term"], unique=True)
@@ -105,9 +114,15 @@ def term_rows(vocabulary: dict[str, int], matrix: PostingMatrix) -> Iterator[dic
         ids, impacts = matrix.chunk_ids[a:z], matrix.impacts[a:z]
         top_ids, rest_max = split_top(ids, impacts)
         yield {
-            "id": tid, "term": term, "df": int(matrix.df[tid]), "idf": float(matrix.idf[tid]),
-            "max_impact": float(impacts.max()) if len(impacts) else 0.0, "rest_max": rest_max,
-            "top_ids": pack(top_ids, "<i4"), "chunk_ids": pack(ids, "<i4"), "impacts": pack(impacts, "<f8"),
+            "id": tid,
+            "term": term,
+            "df": int(matrix.df[tid]),
+            "idf": float(matrix.idf[tid]),
+            "max_impact": float(impacts.max()) if len(impacts) else 0.0,
+            "rest_max": rest_max,
+            "top_ids": pack(top_ids, "<i4"),
+            "chunk_ids": pack(ids, "<i4"),
+            "impacts": pack(impacts, "<f8"),
         }
 
 
@@ -226,8 +241,14 @@ class IndexFile:
         )
         for term, ids, impacts, idf, max_impact, top_ids, rest_max in rows:
             chunk_ids = np.frombuffer(ids, dtype="<i4")
-            postings = Postings(chunk_ids, np.frombuffer(impacts, dtype="<f8"), idf, max_impact,
-                                np.frombuffer(top_ids, dtype="<i4") if top_ids else chunk_ids, rest_max)
+            postings = Postings(
+                chunk_ids,
+                np.frombuffer(impacts, dtype="<f8"),
+                idf,
+                max_impact,
+                np.frombuffer(top_ids, dtype="<i4") if top_ids else chunk_ids,
+                rest_max,
+            )
             found[term] = postings
             if len(postings.ids) >= CACHE_MIN_POSTINGS:
                 self._cache.put(term, postings)

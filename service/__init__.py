@@ -35,7 +35,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from service import errors
     from service import indexes
     from service import pages
+    from service.limits import RateLimiter
 
+    app.extensions["docqa.ask_limiter"] = RateLimiter(app.config["ASK_RATE_LIMIT"])
+    interval = app.config["REBUILD_INTERVAL"]
+    app.extensions["docqa.rebuild_limiter"] = RateLimiter(60.0 / interval if interval > 0 else 0, burst=1)
     indexes.init_app(app)
     errors.init_app(app)
     app.register_blueprint(api.bp)

@@ -79,11 +79,11 @@ def validate(question: Any, history: Any, top_k: Any, max_chars: int) -> tuple[s
     """
     if not isinstance(question, str):
         raise InvalidQuestion('"question" must be a string, e.g. {"question": "Who leads Yisrael Beyteinu?"}.')
+    if len(question) > max_chars:
+        raise InvalidQuestion(f"The question is {len(question)} characters long; the limit is {max_chars}. Shorten it.")
     question = question.strip()
     if not question:
         raise InvalidQuestion("The question is empty; type a question.")
-    if len(question) > max_chars:
-        raise InvalidQuestion(f"The question is {len(question)} characters long; the limit is {max_chars}. Shorten it.")
     if history is None:
         history = []
     if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
@@ -91,6 +91,8 @@ def validate(question: Any, history: Any, top_k: Any, max_chars: int) -> tuple[s
     history = [h[:max_chars] for h in history[-MAX_HISTORY:]]
     if top_k is None:
         top_k = 5
+    if isinstance(top_k, float) and top_k.is_integer():  # JSON has one number type: 5.0 is 5
+        top_k = int(top_k)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 20:
         raise InvalidQuestion('"top_k" must be a whole number from 1 to 20.')
     return question, history, top_k
@@ -234,6 +236,7 @@ def answer(
         "citations": [],
         "passages": [],
         "took_ms": 0.0,
+        "index": {"generation": index.generation, "built_at": index.meta.get("built_at")},
     }
     if not terms:
         result["message"] = NO_TERMS_TEXT

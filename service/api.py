@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint
 from flask import abort
@@ -13,7 +14,10 @@ from flask import jsonify
 from flask import request
 
 from index.build import build_index
+from index.errors import Forbidden
 from index.errors import InvalidQuestion
+from index.errors import RateLimited
+from index.errors import Unauthorized
 from index.settings import BuildSettings
 from service.answers import answer
 from service.answers import validate
@@ -28,7 +32,10 @@ def json_body() -> dict[str, Any]:
     """Parse the request body as a JSON object, with errors that say how to fix it."""
     if not request.is_json:
         abort(415)
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise InvalidQuestion("The JSON body is nested too deeply; send a flat object.") from None
     if data is None:
         raise InvalidQuestion('The body is not valid JSON; send e.g. {"question": "Who leads Yisrael Beyteinu?"}.')
     if not isinstance(data, dict):
@@ -47,9 +54,17 @@ def ask_from(data: dict[str, Any]) -> dict[str, Any]:
     return answer(get_index(), get_analyzer(), question, history, top_k, current_app.config["MIN_COVERAGE"])
 
 
+def limit_client() -> None:
+    """Refuse a client that asks faster than DOCQA_ASK_RATE_LIMIT allows."""
+    wait = current_app.extensions["docqa.ask_limiter"].check(request.remote_addr or "-")
+    if wait:
+        raise RateLimited(f"Too many questions from your address; try again in {wait:.0f} s.", wait)
+
+
 @bp.post("/api/ask")
 def ask():
     """Answer a question with cited sentences."""
+    limit_client()
     return jsonify(ask_from(json_body()))
 
 
@@ -65,22 +80,28 @@ def document(document_id: str):
     return jsonify(get_index().document(document_id))
 
 
+def same_origin() -> bool:
+    """True unless the request names an Origin other than this server."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True
+    return urlsplit(origin).netloc == request.host
+
+
 @bp.post("/api/index")
 def rebuild():
     """Rebuild the index incrementally; needs the admin bearer token."""
     token = current_app.config["ADMIN_TOKEN"]
     if not token:
-        return jsonify(
-            error={"code": "disabled", "message": "Rebuilding over HTTP is off; set DOCQA_ADMIN_TOKEN to enable it."}
-        ), 403
-    given = request.headers.get("Authorization", "")
-    scheme, _, value = given.partition(" ")
+        raise Forbidden("Rebuilding over HTTP is off; set DOCQA_ADMIN_TOKEN to enable it.")
+    if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site") or not same_origin():
+        raise Forbidden("Rebuilds are not accepted from another site; call the API directly.")
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
-        return (
-            jsonify(error={"code": "unauthorized", "message": "Send Authorization: Bearer <DOCQA_ADMIN_TOKEN>."}),
-            401,
-            {"WWW-Authenticate": "Bearer"},
-        )
+        raise Unauthorized("Send Authorization: Bearer <DOCQA_ADMIN_TOKEN>.")
+    wait = current_app.extensions["docqa.rebuild_limiter"].check("rebuild")
+    if wait:
+        raise RateLimited(f"A rebuild ran moments ago; try again in {wait:.0f} s.", wait)
     cfg = current_app.config
     summary = build_index(
         Path(cfg["DOCUMENTS"]),
@@ -107,4 +128,4 @@ def healthz():
 @bp.get("/api/openapi.json")
 def openapi():
     """The OpenAPI 3 description of this API."""
-    return jsonify(spec())
+    return jsonify(spec(current_app.config["MAX_QUESTION_CHARS"]))

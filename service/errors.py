@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from flask import Flask
 from flask import Response
 from flask import jsonify
@@ -10,6 +12,8 @@ from flask import request
 from werkzeug.exceptions import HTTPException
 
 from index.errors import DocqaError
+from index.errors import RateLimited
+from index.errors import Unauthorized
 
 _HINTS = {
     404: "No such page or API route; see /api/openapi.json.",
@@ -31,7 +35,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DocqaError)
     def handle_docqa_error(error: DocqaError):
-        return error_response(error.status, error.code, str(error))
+        response, status = error_response(error.status, error.code, str(error))
+        headers = {}
+        if isinstance(error, RateLimited):
+            headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+        if isinstance(error, Unauthorized):
+            headers["WWW-Authenticate"] = "Bearer"
+        return response, status, headers
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):

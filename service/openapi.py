@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 _NULLABLE_STR = {"type": ["string", "null"]}
@@ -26,13 +27,18 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["question"],
         "properties": {
-            "question": {"type": "string", "minLength": 1, "description": "At most DOCQA_MAX_QUESTION_CHARS."},
+            "question": {
+                "type": "string",
+                "pattern": "\\S",
+                "maxLength": 2000,
+                "description": "Not blank; at most DOCQA_MAX_QUESTION_CHARS characters (2000 by default).",
+            },
             "history": {
-                "type": "array",
+                "type": ["array", "null"],
                 "items": {"type": "string"},
                 "description": "Earlier questions, oldest first.",
             },
-            "top_k": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5},
+            "top_k": {"type": ["integer", "null"], "minimum": 1, "maximum": 20, "default": 5},
         },
     },
     "AskResponse": {
@@ -100,6 +106,11 @@ SCHEMAS: dict[str, Any] = {
                 },
             },
             "took_ms": {"type": "number"},
+            "index": {
+                "type": "object",
+                "description": "The index generation that answered (a rebuild increments it).",
+                "properties": {"generation": {"type": "integer"}, "built_at": _NULLABLE_STR},
+            },
         },
     },
     "DocumentSummary": {
@@ -203,8 +214,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(s): _json("Error", "Error") for s in statuses}
 
 
-def spec() -> dict[str, Any]:
-    """Return the OpenAPI document."""
+def spec(max_question_chars: int = 2000) -> dict[str, Any]:
+    """Return the OpenAPI document (the question length limit is the configured one)."""
+    schemas = json.loads(json.dumps(SCHEMAS))
+    schemas["AskRequest"]["properties"]["question"]["maxLength"] = max_question_chars
     return {
         "openapi": "3.1.0",
         "info": {
@@ -222,7 +235,7 @@ def spec() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json("AskResponse", "The answer, or answered=false with related passages"),
-                        **_errors(400, 413, 415, 503),
+                        **_errors(400, 413, 415, 429, 503),
                     },
                 }
             },
@@ -264,7 +277,10 @@ def spec() -> dict[str, Any]:
                 "post": {
                     "summary": "Rebuild the index incrementally (admin)",
                     "security": [{"bearer": []}],
-                    "responses": {"200": _json("BuildSummary", "What the build did"), **_errors(401, 403, 409, 500)},
+                    "responses": {
+                        "200": _json("BuildSummary", "What the build did"),
+                        **_errors(401, 403, 409, 429, 500),
+                    },
                 }
             },
             "/healthz": {
@@ -275,7 +291,7 @@ def spec() -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -8,7 +8,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 #: method, path, status, milliseconds: never headers, so an admin token is never logged
-ACCESS_LOG_FORMAT = '%(m)s %(U)s %(s)s %(M)sms'
+ACCESS_LOG_FORMAT = "%(m)s %(U)s %(s)s %(M)sms"
 
 
 class DocqaServer(BaseApplication):
@@ -29,15 +29,18 @@ class DocqaServer(BaseApplication):
 
 def serve(app: Flask, host: str, port: int, workers: int = 2, threads: int = 4) -> None:
     """Serve *app* until interrupted, with *workers* processes of *threads* threads each."""
-    DocqaServer(app, {
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
-        "accesslog": "-",
-        "access_log_format": ACCESS_LOG_FORMAT,
-        "errorlog": "-",
-        "timeout": 60,
-        "graceful_timeout": 10,
-        "limit_request_line": 8190,
-    }).run()
+    DocqaServer(
+        app,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": threads,
+            "accesslog": "-",
+            "access_log_format": ACCESS_LOG_FORMAT,
+            "errorlog": "-",
+            "timeout": 60,
+            "graceful_timeout": 10,
+            "limit_request_line": 8190,
+        },
+    ).run()

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -91,6 +92,9 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environ = {**os.environ, **(env or {})}
+        # A file, not a pipe: nobody reads a pipe while the test runs, and a full pipe
+        # would block the server's access log and with it every request.
+        self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -105,9 +109,8 @@ class LiveServer:
                 str(self.port),
             ],
             env=environ,
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
-            text=True,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -116,18 +119,25 @@ class LiveServer:
                     return
             except OSError:
                 if self.process.poll() is not None:
-                    raise RuntimeError("server exited: " + self.process.stdout.read()) from None
+                    raise RuntimeError("server exited: " + self.output()) from None
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("server did not start within 30 s")
 
+    def output(self) -> str:
+        """Everything the server printed so far."""
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")
+
     def stop(self) -> str:
         self.process.terminate()
         try:
-            out, _ = self.process.communicate(timeout=10)
+            self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            out, _ = self.process.communicate()
+            self.process.wait()
+        out = self.output()
+        self.log.close()
         return out
 
 

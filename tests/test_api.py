@@ -182,3 +182,49 @@ def test_openapi_document_is_valid_and_lists_every_api_route(client, app):
     routes = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/") or r.rule == "/healthz"}
     documented = {p.replace("{document_id}", "<document_id>") for p in document["paths"]}
     assert routes - {"/api/openapi.json"} == documented
+
+
+def test_hostile_bodies_get_quick_4xx(client):
+    deep = "[" * 20000 + "]" * 20000
+    response = client.post("/api/ask", data=deep, content_type="application/json")
+    assert response.status_code == 400 and "nested too deeply" in response.get_json()["error"]["message"]
+    response = client.post("/api/ask", data=b'{"question": "\xff\xfe"}', content_type="application/json")
+    assert response.status_code == 400
+    response = ask(client, " ".join(["word"] * 10000))
+    assert response.status_code == 400 and "limit is 2000" in response.get_json()["error"]["message"]
+    for question in ("?!?! ... ,,,", "the of and a to", "\u0000\u0001"):
+        response = ask(client, question)
+        assert response.status_code == 200 and response.get_json()["answered"] is False
+    response = ask(client, "ok?", history=["Who?"] * 10000)
+    assert response.status_code == 413  # 10,000 history entries exceed the body limit
+
+
+def test_answers_name_the_index_generation(client):
+    body = ask(client, "Who leads Yisrael Beyteinu?").get_json()
+    assert body["index"]["generation"] == 1
+
+
+def test_ask_rate_limit_per_client(documents, built):
+    from service import create_app
+
+    app = create_app({"TESTING": True, "INDEX": str(built), "ASK_RATE_LIMIT": 6})
+    client = app.test_client()
+    statuses = [ask(client, "Who leads Yisrael Beyteinu?").status_code for _ in range(3)]
+    assert statuses[0] == 200 and statuses[-1] == 429
+    response = ask(client, "Who leads Yisrael Beyteinu?")
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+    validate(response.get_json(), "Error")
+    other = client.post("/api/ask", json={"question": "Who?"}, environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.status_code == 200  # another client has its own budget
+
+
+def test_admin_rebuild_refuses_cross_site_and_is_rate_limited(client):
+    token = {"Authorization": "Bearer s3cret"}
+    cross = client.post("/api/index", headers={**token, "Origin": "https://evil.example"})
+    assert cross.status_code == 403
+    assert client.post("/api/index", headers={**token, "Sec-Fetch-Site": "cross-site"}).status_code == 403
+    form = client.post("/api/index", data={"x": "1"}, headers={"Origin": "https://evil.example"})
+    assert form.status_code == 403
+    assert client.post("/api/index", headers=token).status_code == 200
+    again = client.post("/api/index", headers=token)
+    assert again.status_code == 429 and "Retry-After" in again.headers
