@@ -187,8 +187,14 @@ def run_size(n_chunks: int, n_queries: int, reference_queries: int) -> list[dict
 
 
 def write_results(rows: list[dict]) -> None:
+    """Merge *rows* into bench/results/speed.json (replacing same engine and size) and redraw."""
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "speed.json").write_text(json.dumps(rows, indent=2))
+    path = RESULTS / "speed.json"
+    sizes = {(r["engine"], r["chunks"]) for r in rows}
+    previous = json.loads(path.read_text()) if path.exists() else []
+    rows = sorted([r for r in previous if (r["engine"], r["chunks"]) not in sizes] + rows,
+                  key=lambda r: (r["chunks"], r["engine"] != "docqa", r["engine"]))
+    path.write_text(json.dumps(rows, indent=2))
     cols = ["engine", "chunks", "build_s", "peak_rss_mb", "index_mb", "p50_ms", "p95_ms", "qps", "cold_p50_ms",
             "max_diff_vs_rank_bm25", "top10_overlap", "speedup_vs_rank_bm25"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]

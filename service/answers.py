@@ -26,7 +26,6 @@ from index.store import IndexFile
 NOT_FOUND_TEXT = "I could not find an answer to that in the documents. The closest passages are listed below."
 NO_TERMS_TEXT = "Your question has no searchable words (only stop words or punctuation); ask with more specific words."
 MAX_HISTORY = 20
-CANDIDATES = 10
 MIN_PASSAGE_COVERAGE = 0.65
 ANSWER_PASSAGES = 3
 INFORMATIVE_SHARE = 0.25
@@ -242,7 +241,8 @@ def answer(
         result["message"] = NO_TERMS_TEXT
         result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
         return result
-    hits, idf = retrieve(index, terms, max(top_k, CANDIDATES) * 2)
+    # Twice the passages needed, so that collapsing near-duplicates still leaves enough.
+    hits, idf = retrieve(index, terms, 2 * max(top_k, ANSWER_PASSAGES))
     # A term the documents never use still counts (half as much as the rarest term):
     # a question about "liquid nitrogen" is not answered by a sentence that only
     # shares "point", while one paraphrased word does not sink a good match.
@@ -253,7 +253,7 @@ def answer(
     total = sum(weights.values())
     chunks = index.chunks(i for i, _ in hits)
     score_of = dict(hits)
-    groups = collapse_duplicates(chunks)[: max(top_k, CANDIDATES)]
+    groups = collapse_duplicates(chunks)[: max(top_k, ANSWER_PASSAGES)]
     top_score = hits[0][1] if hits else 1.0
     sentences: list[_Sentence] = []
     for rank, group in enumerate(groups[:ANSWER_PASSAGES], start=1):
