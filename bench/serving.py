@@ -53,8 +53,9 @@ end
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children, in MiB."""
     total = 0
-    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
-                                                   text=True).stdout.split()]
+    pids = [pid] + [
+        int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    ]
     for p in pids:
         with open(f"/proc/{p}/status") as handle:
             for line in handle:
@@ -74,8 +75,23 @@ def main() -> None:
     env = {**os.environ, "DOCQA_ASK_RATE_LIMIT": "0"}
     log = tempfile.TemporaryFile()
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "service", "serve", "--index", str(args.index), "--port",
-                               str(port), "--workers", str(args.workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "serve",
+            "--index",
+            str(args.index),
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         while True:
@@ -98,22 +114,35 @@ def main() -> None:
             body = conn.getresponse().read()
             times.append((time.perf_counter() - t) * 1000)
             assert b'"answered"' in body
-        result = {"chunks": health["chunks"], "workers": args.workers, "ready_s": round(ready_s, 2),
-                  "rss_mb_at_start": round(rss_start), "ask_p50_ms": round(statistics.median(times), 2),
-                  "ask_p95_ms": round(sorted(times)[int(len(times) * 0.95)], 2)}
+        result = {
+            "chunks": health["chunks"],
+            "workers": args.workers,
+            "ready_s": round(ready_s, 2),
+            "rss_mb_at_start": round(rss_start),
+            "ask_p50_ms": round(statistics.median(times), 2),
+            "ask_p95_ms": round(sorted(times)[int(len(times) * 0.95)], 2),
+        }
         if shutil.which("wrk"):
             with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
                 script.write(LUA % ", ".join(json.dumps(json.dumps(q)) for q in qs[:100]))
-            out = subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "-s", script.name,
-                                  url], capture_output=True, text=True).stdout
+            out = subprocess.run(
+                ["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "-s", script.name, url],
+                capture_output=True,
+                text=True,
+            ).stdout
             os.unlink(script.name)
             rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
             total = int(re.search(r"(\d+) requests in", out).group(1))
             bad = int(re.search(r"BAD (\d+)", out).group(1))
             non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-            result.update({"wrk_requests": total, "wrk_rps": rps, "wrk_errors": bad + (int(non2xx.group(1)) if non2xx
-                                                                                         else 0),
-                           "rss_mb_after_load": round(rss_mb(server.pid))})
+            result.update(
+                {
+                    "wrk_requests": total,
+                    "wrk_rps": rps,
+                    "wrk_errors": bad + (int(non2xx.group(1)) if non2xx else 0),
+                    "rss_mb_after_load": round(rss_mb(server.pid)),
+                }
+            )
         print(json.dumps(result, indent=1))
         out_path = HERE / "results" / "http.json"
         previous = json.loads(out_path.read_text()) if out_path.exists() else []

@@ -42,8 +42,11 @@ WORDS_PER_DOC = 360  # about 3.3 chunks of 120 words
 def questions(n: int) -> list[str]:
     """Real questions and queries from the shared collections, interleaved."""
     pools = []
-    for name, field in (("squad-v1.1-dev/questions.jsonl", "question"), ("scifact/queries.jsonl", "text"),
-                        ("cranfield/queries.jsonl", "text")):
+    for name, field in (
+        ("squad-v1.1-dev/questions.jsonl", "question"),
+        ("scifact/queries.jsonl", "text"),
+        ("cranfield/queries.jsonl", "text"),
+    ):
         with open(EVAL / name, encoding="utf-8") as handle:
             pools.append([json.loads(line)[field] for line in handle])
     out = []
@@ -68,8 +71,11 @@ def timed(fn, queries) -> tuple[list[float], list]:
 
 
 def summarize(times: list[float]) -> dict[str, float]:
-    return {"p50_ms": round(statistics.median(times), 3), "p95_ms": round(float(np.percentile(times, 95)), 3),
-            "qps": round(1000 / statistics.mean(times), 1)}
+    return {
+        "p50_ms": round(statistics.median(times), 3),
+        "p95_ms": round(float(np.percentile(times, 95)), 3),
+        "qps": round(1000 / statistics.mean(times), 1),
+    }
 
 
 def build_docqa(folder: Path, index: Path) -> dict:
@@ -77,12 +83,19 @@ def build_docqa(folder: Path, index: Path) -> dict:
     env = {**os.environ, "DOCQA_TITLE_IN_CHUNKS": "false"}  # chunk tokens = analyzer(chunk text)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "service", "index", "--full", "--documents", str(folder), "--index",
-                    str(index)], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "service", "index", "--full", "--documents", str(folder), "--index", str(index)],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"build_s": round(seconds, 1), "peak_rss_mb": round(max(peak, before) / 1024),
-            "index_mb": round(index.stat().st_size / 2**20)}
+    return {
+        "build_s": round(seconds, 1),
+        "peak_rss_mb": round(max(peak, before) / 1024),
+        "index_mb": round(index.stat().st_size / 2**20),
+    }
 
 
 def chunk_tokens(index: IndexFile, analyzer: Analyzer) -> list[list[str]]:
@@ -110,8 +123,15 @@ def run_size(n_chunks: int, n_queries: int, reference_queries: int) -> list[dict
     search(index, qs[0], 10)
     cold, _ = timed(lambda q: search(index, q, 10), qs)  # first pass reads postings from SQLite
     warm, docqa_results = timed(lambda q: search(index, q, 10), qs)
-    rows.append({"engine": "docqa", "chunks": size, **docqa_build, **summarize(warm),
-                 "cold_p50_ms": round(statistics.median(cold), 3)})
+    rows.append(
+        {
+            "engine": "docqa",
+            "chunks": size,
+            **docqa_build,
+            **summarize(warm),
+            "cold_p50_ms": round(statistics.median(cold), 3),
+        }
+    )
 
     tokens = chunk_tokens(index, analyzer)
     ref_qs = qs[:reference_queries]
@@ -132,8 +152,13 @@ def run_size(n_chunks: int, n_queries: int, reference_queries: int) -> list[dict
             max_diff = max(max_diff, abs(h.score - float(q_scores[h.idx])))
     rows[0]["max_diff_vs_rank_bm25"] = max_diff
     rows[0]["top10_overlap"] = round(statistics.mean(overlap), 4)
-    ref = {"engine": "rank_bm25", "chunks": size, "build_s": round(ref_build, 1), **summarize(ref_times),
-           "queries_timed": len(ref_qs)}
+    ref = {
+        "engine": "rank_bm25",
+        "chunks": size,
+        "build_s": round(ref_build, 1),
+        **summarize(ref_times),
+        "queries_timed": len(ref_qs),
+    }
     rows.append(ref)
     rows[0]["speedup_vs_rank_bm25"] = round(ref["p50_ms"] / rows[0]["p50_ms"], 1)
     del bm25, ref_scores
@@ -155,11 +180,18 @@ def run_size(n_chunks: int, n_queries: int, reference_queries: int) -> list[dict
         return docs[0].tolist()
 
     b_times, b_results = timed(bm25s_query, qs)
-    b_overlap = [len(set(b) & {h.idx for h in d}) / max(len(d), 1) for b, d in zip(b_results, docqa_results,
-                                                                                     strict=True) if d]
-    rows.append({"engine": "bm25s", "chunks": size, "build_s": round(b_build, 1), **summarize(b_times),
-                 "top10_overlap": round(statistics.mean(b_overlap), 4)})
-    del retriever
+    b_overlap = [
+        len(set(b) & {h.idx for h in d}) / max(len(d), 1) for b, d in zip(b_results, docqa_results, strict=True) if d
+    ]
+    rows.append(
+        {
+            "engine": "bm25s",
+            "chunks": size,
+            "build_s": round(b_build, 1),
+            **summarize(b_times),
+            "top10_overlap": round(statistics.mean(b_overlap), 4),
+        }
+    )
 
     # SQLite FTS5 with its bm25() ranking, same tokens.
     fts_path = DATA / f"fts{n_chunks}.sqlite"
@@ -176,10 +208,19 @@ def run_size(n_chunks: int, n_queries: int, reference_queries: int) -> list[dict
         return [r[0] for r in conn.execute("select rowid from c where c match ? order by bm25(c) limit 10", [match])]
 
     f_times, f_results = timed(fts_query, qs)
-    f_overlap = [len(set(f) & {h.idx for h in d}) / max(len(d), 1) for f, d in zip(f_results, docqa_results,
-                                                                                    strict=True) if d]
-    rows.append({"engine": "sqlite_fts5", "chunks": size, "build_s": round(f_build, 1), **summarize(f_times),
-                 "index_mb": round(fts_path.stat().st_size / 2**20), "top10_overlap": round(statistics.mean(f_overlap), 4)})
+    f_overlap = [
+        len(set(f) & {h.idx for h in d}) / max(len(d), 1) for f, d in zip(f_results, docqa_results, strict=True) if d
+    ]
+    rows.append(
+        {
+            "engine": "sqlite_fts5",
+            "chunks": size,
+            "build_s": round(f_build, 1),
+            **summarize(f_times),
+            "index_mb": round(fts_path.stat().st_size / 2**20),
+            "top10_overlap": round(statistics.mean(f_overlap), 4),
+        }
+    )
     conn.close()
     fts_path.unlink()
     index.close()
@@ -192,11 +233,25 @@ def write_results(rows: list[dict]) -> None:
     path = RESULTS / "speed.json"
     sizes = {(r["engine"], r["chunks"]) for r in rows}
     previous = json.loads(path.read_text()) if path.exists() else []
-    rows = sorted([r for r in previous if (r["engine"], r["chunks"]) not in sizes] + rows,
-                  key=lambda r: (r["chunks"], r["engine"] != "docqa", r["engine"]))
+    rows = sorted(
+        [r for r in previous if (r["engine"], r["chunks"]) not in sizes] + rows,
+        key=lambda r: (r["chunks"], r["engine"] != "docqa", r["engine"]),
+    )
     path.write_text(json.dumps(rows, indent=2))
-    cols = ["engine", "chunks", "build_s", "peak_rss_mb", "index_mb", "p50_ms", "p95_ms", "qps", "cold_p50_ms",
-            "max_diff_vs_rank_bm25", "top10_overlap", "speedup_vs_rank_bm25"]
+    cols = [
+        "engine",
+        "chunks",
+        "build_s",
+        "peak_rss_mb",
+        "index_mb",
+        "p50_ms",
+        "p95_ms",
+        "qps",
+        "cold_p50_ms",
+        "max_diff_vs_rank_bm25",
+        "top10_overlap",
+        "speedup_vs_rank_bm25",
+    ]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         lines.append("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")

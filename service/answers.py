@@ -330,8 +330,16 @@ def _choose(sentences: list[_Sentence], weights: dict[str, float]) -> list[_Sent
             break
         if any(c.chunk.document_id == s.chunk.document_id and abs(c.start - s.start) < 200 for c in chosen):
             continue
+        if _sentence_key(s) in {_sentence_key(c) for c in chosen}:  # the same words quoted elsewhere
+            continue
         chosen.append(s)
     return chosen
+
+
+def _sentence_key(sentence: _Sentence) -> str:
+    """A sentence's words, case-folded: equal keys are the same sentence repeated."""
+    text = sentence.chunk.text[sentence.start - sentence.chunk.start : sentence.end - sentence.chunk.start]
+    return " ".join(_WORDS.findall(text.casefold()))
 
 
 def coverage(analyzer: Analyzer, text: str, weights: dict[str, float], total: float) -> float:
@@ -351,4 +359,12 @@ def _with_context(sentence: _Sentence, language: str) -> list[tuple[int, int]]:
         if absolute[0] >= sentence.start:
             break
         previous = absolute
-    return [previous, (sentence.start, sentence.end)] if previous else [(sentence.start, sentence.end)]
+    if previous is None:
+        return [(sentence.start, sentence.end)]
+    base = sentence.chunk.start
+    between = sentence.chunk.text[previous[1] - base : sentence.start - base]
+    before = sentence.chunk.text[previous[0] - base : previous[1] - base]
+    # Only a real sentence of the same paragraph gives context: not a heading or a byline.
+    if "\n\n" in between or len(before.split()) < 5:
+        return [(sentence.start, sentence.end)]
+    return [previous, (sentence.start, sentence.end)]

@@ -163,3 +163,28 @@ def test_documents_page_lists_failures(browser, server, documents):
     assert rows.count() == 5
     assert page.locator("text=hostile.txt").is_visible()
     context.close()
+
+
+def test_copy_answer_gives_plain_text_with_sources(browser, server):
+    context = browser.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    page = context.new_page()
+    page.goto(server.url + "/")
+    turn = ask(page, "Who leads Yisrael Beyteinu?")
+    turn.locator("button.copy").click()
+    page.wait_for_function("() => document.querySelector('button.copy').textContent === 'Copied'")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "Avigdor Liberman" in copied and "[1]" in copied
+    assert "Sources:" in copied and "/documents/" in copied and "<mark>" not in copied
+    context.close()
+
+
+def test_keyboard_user_reaches_the_question_box_and_sends(page):
+    page.keyboard.press("Tab")  # skip link first
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.focus("#question")
+    page.keyboard.type("Who leads Yisrael Beyteinu?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".turn .answer")
+    assert page.get_attribute("#transcript", "aria-live") == "polite"
+    assert page.locator("label[for=question]").inner_text() == "Your question"

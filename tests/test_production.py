@@ -202,13 +202,13 @@ def check_loader(suffix: str, data: bytes) -> None:
         assert 0 <= block.start <= block.end <= len(doc.text)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(["txt", "md", "html", "pdf"]), st.binary(max_size=3000))
 def test_loaders_survive_random_bytes(suffix, data):
     check_loader(suffix, data)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(["txt", "md", "html", "pdf"]), st.floats(0, 1), st.integers(0, 255), st.integers(0, 10**6))
 def test_loaders_survive_truncated_and_flipped_files(pdf_sample, suffix, cut, byte, where):
     data = bytearray(pdf_sample if suffix == "pdf" else SAMPLES[suffix])

@@ -1,0 +1,199 @@
+"""Write the rows of a new index file: documents, chunks, term counts and BM25 postings.
+
+Rows are batched (sqlite-utils ``insert_all``) and chunks are numbered in document
+order, whether a document was copied from the previous index or freshly ingested.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import sqlite_utils
+
+from index.bm25 import Bm25Params
+from index.bm25 import build_matrix
+from index.ingest import Ingested
+from index.loaders import format_of
+from index.scan import FileEntry
+from index.settings import BuildSettings
+from index.store import pack
+from index.store import term_rows
+from index.store import write_meta
+from index.summary import BuildSummary
+
+
+@dataclass
+class DocTerms:
+    """One document's chunk lengths and term counts, as the BM25 matrix needs them."""
+
+    lengths: np.ndarray
+    counts: np.ndarray
+    term_ids: np.ndarray
+    tfs: np.ndarray
+
+
+def document_id(relpath: str) -> str:
+    """A stable, URL-safe id for a document, derived from its path under documents/."""
+    return hashlib.sha1(relpath.encode("utf-8")).hexdigest()[:16]
+
+
+class IndexWriter:
+    """Write documents, chunks and term counts into the new file, in batches, in order.
+
+    Chunks are numbered (``idx``, their column in the BM25 matrix) in the order the
+    documents come, whether copied from the old index or freshly ingested.
+    """
+
+    BATCH = 500
+
+    def __init__(self, db: sqlite_utils.Database, vocabulary: dict[str, int], summary: BuildSummary) -> None:
+        self.db, self.vocabulary, self.summary = db, vocabulary, summary
+        self.next_idx = 0
+        self.doc_terms: list[DocTerms] = []
+        self._documents: list[dict] = []
+        self._chunks: list[dict] = []
+        self._terms: list[dict] = []
+
+    def _row(self, entry: FileEntry, **values) -> dict:
+        row = {
+            "id": document_id(entry.relpath),
+            "path": entry.relpath,
+            "title": entry.path.name,
+            "format": format_of(entry.path) or entry.path.suffix.lstrip(".").lower(),
+            "size": entry.size,
+            "mtime_ns": entry.mtime_ns,
+            "sha256": None,
+            "status": "ok",
+            "error": None,
+            "chunk_count": 0,
+            "text": "",
+        }
+        row.update(values)
+        return row
+
+    def skipped(self, entry: FileEntry) -> None:
+        self._documents.append(self._row(entry, status="skipped", error=entry.skip_reason))
+        self.summary.skipped += 1
+
+    def copy(self, entry: FileEntry, previous: dict) -> None:
+        """Reuse a document's rows from the attached old index, renumbering its chunks."""
+        doc_id = previous["id"]
+        db = self.db
+        db.execute(
+            "insert into main.documents select id, path, title, format, ?, ?, sha256, status, error, chunk_count, "
+            "text from old.documents where id = ?",
+            [entry.size, entry.mtime_ns, doc_id],
+        )
+        if previous["status"] != "ok":
+            error = db.execute("select error from main.documents where id = ?", [doc_id]).fetchone()[0]
+            self.summary.failed += 1
+            self.summary.failures.append({"path": entry.relpath, "error": error})
+            return
+        db.execute(
+            'insert into main.chunks (idx, id, document_id, ordinal, section, start, "end") '
+            'select ? + ordinal, id, document_id, ordinal, section, start, "end" from old.chunks '
+            "where document_id = ?",
+            [self.next_idx, doc_id],
+        )
+        row = db.execute(
+            "select lengths, counts, term_ids, tfs from old.document_terms where document_id = ?", [doc_id]
+        ).fetchone()
+        db.execute("insert into main.document_terms select * from old.document_terms where document_id = ?", [doc_id])
+        terms = DocTerms(*(np.frombuffer(blob, dtype="<i4") for blob in row))
+        self.doc_terms.append(terms)
+        self.next_idx += len(terms.lengths)
+        self.summary.unchanged += 1
+
+    def add(self, entry: FileEntry, result: Ingested, previous: dict | None) -> None:
+        """Write a freshly ingested document (or record its failure)."""
+        if result.error is not None:
+            self._documents.append(self._row(entry, sha256=result.sha256, status="failed", error=result.error))
+            self.summary.failed += 1
+            self.summary.failures.append({"path": entry.relpath, "error": result.error})
+            return
+        assert result.chunks is not None and result.terms is not None
+        doc_id = document_id(entry.relpath)
+        self._documents.append(
+            self._row(
+                entry,
+                sha256=result.sha256,
+                title=result.title,
+                format=result.format,
+                chunk_count=len(result.chunks),
+                text=result.text,
+            )
+        )
+        base = self.next_idx
+        self._chunks.extend(
+            {
+                "idx": base + c.ordinal,
+                "id": f"{doc_id}-{c.ordinal}",
+                "document_id": doc_id,
+                "ordinal": c.ordinal,
+                "section": c.section,
+                "start": c.start,
+                "end": c.end,
+            }
+            for c in result.chunks
+        )
+        vocabulary = self.vocabulary
+        local_ids = np.array([vocabulary.setdefault(t, len(vocabulary)) for t in result.terms], dtype=np.int32)
+        terms = DocTerms(
+            result.lengths,
+            result.counts,
+            local_ids[result.term_index] if len(local_ids) else np.zeros(0, np.int32),
+            result.tfs,
+        )
+        self._terms.append(
+            {
+                "document_id": doc_id,
+                "lengths": pack(terms.lengths, "<i4"),
+                "counts": pack(terms.counts, "<i4"),
+                "term_ids": pack(terms.term_ids, "<i4"),
+                "tfs": pack(terms.tfs, "<i4"),
+            }
+        )
+        self.doc_terms.append(terms)
+        self.next_idx += len(result.chunks)
+        if previous:
+            self.summary.changed += 1
+        else:
+            self.summary.added += 1
+        if len(self._documents) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Insert the buffered rows."""
+        for table, rows in (("documents", self._documents), ("chunks", self._chunks), ("document_terms", self._terms)):
+            if rows:
+                self.db[table].insert_all(rows, batch_size=1000)
+                rows.clear()
+
+
+def write_terms(
+    db: sqlite_utils.Database, vocabulary: dict[str, int], doc_terms: list[DocTerms], settings: BuildSettings
+) -> None:
+    """Compute BM25 impacts for the whole corpus and store each term's postings."""
+    if doc_terms:
+        lengths = np.concatenate([d.lengths for d in doc_terms])
+        counts = np.concatenate([d.counts for d in doc_terms])
+        term_ids = np.concatenate([d.term_ids for d in doc_terms])
+        tfs = np.concatenate([d.tfs for d in doc_terms])
+    else:
+        lengths = counts = term_ids = tfs = np.zeros(0, np.int32)
+    posting_chunk = np.repeat(np.arange(len(lengths), dtype=np.int32), counts)
+    matrix = build_matrix(
+        term_ids, tfs, posting_chunk, lengths, len(vocabulary), Bm25Params(settings.k1, settings.b, settings.epsilon)
+    )
+    db["terms"].insert_all(term_rows(vocabulary, matrix), batch_size=2000)
+    write_meta(
+        db,
+        {
+            "chunks": matrix.stats.n_chunks,
+            "avgdl": matrix.stats.avgdl,
+            "average_idf": matrix.stats.average_idf,
+            "vocabulary": len(vocabulary),
+        },
+    )
