@@ -132,12 +132,15 @@ def make_big_folder(folder: Path, n: int) -> None:
         (folder / f"doc{i:04d}.txt").write_text(" ".join(sentences))
 
 
+DOCS = 800  # enough that a build takes a second or two, so the kills land inside it
+
+
 def test_kill_9_during_build_keeps_the_previous_index(tmp_path):
     folder = tmp_path / "docs"
-    make_big_folder(folder, 400)
+    make_big_folder(folder, DOCS)
     index_path = tmp_path / "idx.sqlite"
     build_index(folder, index_path)
-    for i in range(400):  # change every file so the next builds have real work
+    for i in range(DOCS):  # change every file so the next builds have real work
         (folder / f"doc{i:04d}.txt").write_text(f"Changed {i}. " * 30)
     rng = random.Random(1)
     interrupted = 0
@@ -170,4 +173,4 @@ def test_kill_9_during_build_keeps_the_previous_index(tmp_path):
     assert interrupted >= 2, "no kill landed during a build; the test did not test anything"
     summary = build_index(folder, index_path)
     assert not list(tmp_path.glob("idx.sqlite.tmp-*"))  # leftovers of killed builds are gone
-    assert IndexFile(index_path).postings(["chang"]) and summary.documents == 400
+    assert IndexFile(index_path).postings(["chang"]) and summary.documents == DOCS
