@@ -35,7 +35,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("b", 0.75, float, "BM25 length normalization (rank-bm25's default)."),
     Setting("epsilon", 0.25, float, "BM25Okapi floor for negative IDF, times the mean IDF."),
     Setting("top_k", 5, int, "Passages returned per question when the request does not say."),
-    Setting("min_coverage", 0.65, float, "Share of a question's weight a passage must hold to answer from it."),
+    Setting(
+        "min_coverage",
+        0.75,
+        float,
+        "Share of a question's weight a passage must hold to answer from it (half when three question terms meet).",
+    ),
     Setting("max_question_chars", 2000, int, "Longest question accepted, in characters."),
     Setting("max_body_bytes", 65536, int, "Largest JSON request body accepted, in bytes."),
     Setting("admin_token", "", str, "Bearer token for POST /api/index; empty disables it."),
