@@ -190,9 +190,11 @@ def exact_top_k(
        those scores is a threshold theta that the final top k cannot fall below.
     2. A chunk outside every such top list gets at most ``rest_max`` from each term.
        Terms whose ``rest_max`` bounds add up to less than theta cannot lift such a
-       chunk into the top k on their own, so only the other ("essential") terms'
-       full lists add candidates.
-    3. Candidates are scored exactly by binary search in every list, adding the
+       chunk into the top k on their own ("non-essential"), so only the other
+       ("essential") terms' lists are read in full. Their impacts give each chunk
+       they touch a partial score; a chunk whose partial score plus the
+       non-essential bounds stays below theta is dropped unscored (MaxScore).
+    3. The survivors are scored exactly by binary search in every list, adding the
        terms in query order as rank_bm25 does.
     """
     pairs = [(t.ids, t.impacts) for t in terms]
@@ -206,20 +208,72 @@ def exact_top_k(
     seed = np.unique(np.concatenate([t.top_ids for t in terms]))
     seed_scores = score_candidates(seed, pairs)
     theta = float(np.partition(seed_scores, len(seed) - k)[len(seed) - k]) if len(seed) >= k else 0.0
-    essential: list[np.ndarray] = []
-    if theta > 0:
-        bound = 0.0
-        for t in sorted(terms, key=lambda t: t.rest_max):
-            bound += max(t.rest_max, 0.0)
-            if bound >= theta * (1 - 1e-9):
-                essential.append(t.ids)
-    else:
-        essential = [ids for ids, _ in pairs]
-    extra = [ids for ids in essential if len(ids)]
-    candidates = np.unique(np.concatenate([seed, *extra])) if extra else seed
+    if theta <= 0:
+        candidates, scores = accumulate(n_chunks, pairs)
+        positive = scores > 0
+        return top_k(candidates[positive], scores[positive], k)
+    cut = theta * (1 - 1e-9)  # float slack: never drop a chunk that could tie theta
+    essential: list[TermList] = []
+    optional: list[TermList] = []
+    bound = 0.0  # the most the non-essential terms can add to a chunk outside the top lists
+    for t in sorted(terms, key=lambda t: t.rest_max):
+        rest = max(t.rest_max, 0.0)
+        if bound + rest < cut:
+            bound += rest
+            optional.append(t)
+        else:
+            essential.append(t)
+    # Chunks the essential lists touch, if their impacts there plus the bound can reach theta.
+    cand, partial = _partials(n_chunks, [t for t in essential if len(t.ids)], cut - bound)
+    outside = ~np.isin(cand, seed, assume_unique=True)  # seed chunks are scored anyway
+    cand, partial = cand[outside], partial[outside]
+    if len(cand) > k:
+        # The best partial scores are likely top chunks: scoring them exactly raises theta.
+        best = cand[np.argpartition(partial, len(cand) - k)[len(cand) - k :]]
+        known = np.concatenate([seed_scores, score_candidates(np.sort(best), pairs)])
+        theta = max(theta, float(np.partition(known, len(known) - k)[len(known) - k]))
+        cut = theta * (1 - 1e-9)
+        keep = partial + bound >= cut
+        cand, partial = cand[keep], partial[keep]
+    # Probe the non-essential lists, largest bound first, dropping chunks that fall behind.
+    for t in sorted(optional, key=lambda t: -t.rest_max):
+        if not len(cand):
+            break
+        bound -= max(t.rest_max, 0.0)
+        if len(t.ids):
+            pos = np.searchsorted(t.ids, cand)
+            pos[pos == len(t.ids)] = 0
+            found = t.ids[pos] == cand
+            partial[found] += t.impacts[pos[found]]
+        keep = partial + max(bound, 0.0) >= cut
+        cand, partial = cand[keep], partial[keep]
+    candidates = np.union1d(seed, cand) if len(cand) else seed
     scores = score_candidates(candidates, pairs)
     positive = scores > 0
     return top_k(candidates[positive], scores[positive], k)
+
+
+#: Essential postings above this share of the corpus are summed into a dense array.
+DENSE_SHARE = 1 / 32
+
+
+def _partials(n_chunks: int, essential: list[TermList], floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """The chunks (ascending) where the essential lists' impacts add up to at least *floor* (> 0), and those sums."""
+    if not essential:
+        return np.zeros(0, np.int32), np.zeros(0)
+    size = sum(len(t.ids) for t in essential)
+    if size > DENSE_SHARE * n_chunks:
+        dense = np.zeros(n_chunks)
+        for t in essential:
+            dense[t.ids] += t.impacts
+        touched = np.flatnonzero(dense >= floor).astype(np.int32)
+        return touched, dense[touched]
+    ids = np.concatenate([t.ids for t in essential])
+    impacts = np.concatenate([t.impacts for t in essential])
+    touched, inverse = np.unique(ids, return_inverse=True)
+    sums = np.bincount(inverse, weights=impacts, minlength=len(touched))
+    keep = sums >= floor
+    return touched[keep], sums[keep]
 
 
 def top_k(candidates: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -28,9 +28,7 @@ FILES = {
     "harbour.txt": (
         "The harbour\n\nFishing boats leave the harbour before dawn and return with the tide in the evening.\n"
     ),
-    "library.txt": (
-        "The library\n\nThe town library lends books, maps and recordings, and opens late on Thursdays.\n"
-    ),
+    "library.txt": ("The library\n\nThe town library lends books, maps and recordings, and opens late on Thursdays.\n"),
 }
 
 

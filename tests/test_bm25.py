@@ -7,11 +7,13 @@ import pytest
 import sqlite_utils
 from rank_bm25 import BM25Okapi
 
+from index import bm25
 from index.bm25 import Bm25Params
 from index.bm25 import TermList
 from index.bm25 import accumulate
 from index.bm25 import build_matrix
 from index.bm25 import exact_top_k
+from index.bm25 import split_top
 from index.bm25 import top_k
 from index.retrieval import search
 from index.store import FORMAT_VERSION
@@ -111,11 +113,16 @@ def test_query_without_known_terms_returns_nothing(tmp_path):
     assert search(IndexFile(path), [], 5) == []
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_pruned_top_k_equals_rank_bm25(tmp_path, seed):
-    """MaxScore pruning (forced on, and on a corpus large enough to use it) keeps the exact top 10."""
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("dense_share", [0.0, 1e9])
+def test_pruned_top_k_equals_rank_bm25(tmp_path, seed, dense_share, monkeypatch):
+    """MaxScore pruning (forced on, and on a corpus large enough to use it) keeps the exact top 10.
+
+    Partial scores are summed both ways: in a dense array (dense_share 0) and by sorting (1e9).
+    """
+    monkeypatch.setattr(bm25, "DENSE_SHARE", dense_share)
     rng = random.Random(100 + seed)
-    corpus = random_corpus(rng, 3000, 2000)
+    corpus = random_corpus(rng, 5000, 2000)
     path = tmp_path / "big.sqlite"
     write_index(path, corpus, Bm25Params())
     index = IndexFile(path)
@@ -136,3 +143,37 @@ def test_pruned_top_k_equals_rank_bm25(tmp_path, seed):
         ]
         ids, scores = exact_top_k(index.stats.n_chunks, lists, 10, prune_min_postings=0)
         assert ids.tolist() == want
+        # Weighted terms (a follow-up's borrowed terms) prune exactly too.
+        weights = [rng.choice([0.25, 0.5, 1.0, 2.0]) for _ in lists]
+        weighted = [
+            TermList(t.ids, t.impacts * w, t.top_ids, t.rest_max * w) for t, w in zip(lists, weights, strict=True)
+        ]
+        ids, scores = exact_top_k(index.stats.n_chunks, weighted, 10, prune_min_postings=0)
+        dense = np.zeros(index.stats.n_chunks)
+        for t in weighted:
+            dense[t.ids] += t.impacts
+        best = [int(i) for i in np.argsort(-dense, kind="stable")[:10] if dense[i] > 0]
+        assert ids.tolist() == best
+        np.testing.assert_allclose(scores, dense[best], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("dense_share", [0.0, 1e9])
+def test_pruning_with_short_top_lists_equals_adding_every_list(dense_share, monkeypatch):
+    """Top lists of 8 postings leave most of the work to the bounds: every pruning step must be safe."""
+    monkeypatch.setattr(bm25, "DENSE_SHARE", dense_share)
+    rng = np.random.default_rng(7)
+    n_chunks = 3000
+    for _ in range(300):
+        lists = []
+        for _ in range(rng.integers(2, 7)):
+            ids = np.sort(rng.choice(n_chunks, size=rng.integers(1, 2500), replace=False)).astype(np.int32)
+            impacts = rng.random(len(ids)) * rng.choice([0.1, 1.0, 5.0]) * rng.choice([0.5, 1.0])
+            top_ids, rest_max = split_top(ids, impacts, 8)
+            lists.append(TermList(ids, impacts, top_ids if len(top_ids) else ids, rest_max))
+        dense = np.zeros(n_chunks)
+        for t in lists:
+            dense[t.ids] += t.impacts
+        want = [int(i) for i in np.argsort(-dense, kind="stable")[:10] if dense[i] > 0]
+        ids, scores = exact_top_k(n_chunks, lists, 10, prune_min_postings=0)
+        assert ids.tolist() == want
+        np.testing.assert_allclose(scores, dense[want], rtol=0, atol=1e-9)
