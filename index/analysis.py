@@ -91,8 +91,14 @@ class Analyzer:
 
     def tokens(self, text: str) -> Iterator[Token]:
         """Yield the terms of *text* with their character spans."""
+        cache = self._cache
         for match in _TOKEN_RE.finditer(text):
-            term = self.term(match.group())
+            raw = match.group()
+            term = cache.get(raw)
+            if term is None:
+                term = self.term(raw)
+                if len(cache) < 2_000_000:
+                    cache[raw] = term
             if term:
                 yield Token(term, match.start(), match.end())
 

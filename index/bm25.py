@@ -101,22 +101,37 @@ def build_matrix(
     avgdl = int(doc_len.sum()) / n_chunks
     df = np.bincount(term_ids, minlength=n_terms).astype(np.int64)
     idf, average_idf = okapi_idf(df, n_chunks, params.epsilon)
-    k1, b = params.k1, params.b
-    q_freq = tfs.astype(np.int64)
-    lengths = doc_len.astype(np.int64)[posting_chunk]
-    # Same expression, same evaluation order as BM25Okapi.get_scores.
-    impacts = idf[term_ids] * (q_freq * (k1 + 1) / (q_freq + k1 * (1 - b + b * lengths / avgdl)))
     order = np.argsort(term_ids, kind="stable")  # keeps chunk order inside each term
+    chunk_ids = np.empty(len(order), dtype=np.int32)
+    impacts = np.empty(len(order), dtype=np.float64)
+    # In blocks, so that a million chunks' temporaries do not all live at once.
+    for a in range(0, len(order), IMPACT_BLOCK):
+        idx = order[a : a + IMPACT_BLOCK]
+        chunk_ids[a : a + len(idx)] = posting_chunk[idx]
+        impacts[a : a + len(idx)] = okapi_impacts(
+            idf[term_ids[idx]], tfs[idx], doc_len[posting_chunk[idx]], avgdl, params
+        )
     ptr = np.zeros(n_terms + 1, dtype=np.int64)
     np.cumsum(df, out=ptr[1:])
-    return PostingMatrix(
-        ptr,
-        posting_chunk[order].astype(np.int32),
-        impacts[order],
-        df,
-        idf,
-        Bm25Stats(n_chunks, avgdl, average_idf),
-    )
+    return PostingMatrix(ptr, chunk_ids, impacts, df, idf, Bm25Stats(n_chunks, avgdl, average_idf))
+
+
+#: Postings whose impacts are computed together (bounds the build's temporary memory).
+IMPACT_BLOCK = 1 << 22
+
+
+def okapi_impacts(
+    idf: np.ndarray, tfs: np.ndarray, lengths: np.ndarray, avgdl: float, params: Bm25Params
+) -> np.ndarray:
+    """``idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avgdl))`` per posting.
+
+    The same expression in the same evaluation order as ``BM25Okapi.get_scores``,
+    so each impact is the very float rank_bm25 adds for that term and chunk.
+    """
+    k1, b = params.k1, params.b
+    q_freq = tfs.astype(np.int64)
+    length = lengths.astype(np.int64)
+    return idf * (q_freq * (k1 + 1) / (q_freq + k1 * (1 - b + b * length / avgdl)))
 
 
 def accumulate(n_chunks: int, postings: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,9 @@ import os
 import signal
 import threading
 from collections import Counter
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -143,21 +145,38 @@ def ingest_all(entries: list[FileEntry], settings: BuildSettings, lock_fd: int =
         initargs=(lock_fd if method == "fork" else -1,),
     )
 
+    batches = [entries[i : i + BATCH_FILES] for i in range(0, len(entries), BATCH_FILES)]
+
     def ordered() -> Iterator[Ingested]:
         done = 0
         try:
             with pool:
-                for result in pool.map(
-                    ingest_file,
-                    [e.path for e in entries],
-                    [e.relpath for e in entries],
-                    itertools.repeat(settings),
-                    chunksize=16,
-                ):
-                    done += 1
-                    yield result
+                # A bounded window of batches in flight: results wait in memory only
+                # while the writer catches up, never for the whole folder.
+                pending: deque[Future] = deque()
+                queue = iter(batches)
+                for batch in itertools.islice(queue, WINDOW_BATCHES_PER_WORKER * workers):
+                    pending.append(pool.submit(_ingest_batch, batch, settings))
+                while pending:
+                    results = pending.popleft().result()
+                    batch = next(queue, None)
+                    if batch is not None:
+                        pending.append(pool.submit(_ingest_batch, batch, settings))
+                    for result in results:
+                        done += 1
+                        yield result
         except BrokenProcessPool:
             for entry in entries[done:]:
                 yield ingest_file(entry.path, entry.relpath, settings)
 
     return ordered()
+
+
+#: Files a worker ingests per task (fewer round trips than one file at a time).
+BATCH_FILES = 16
+#: Tasks queued per worker: enough to keep workers busy, few enough to bound memory.
+WINDOW_BATCHES_PER_WORKER = 4
+
+
+def _ingest_batch(entries: list[FileEntry], settings: BuildSettings) -> list[Ingested]:
+    return [ingest_file(e.path, e.relpath, settings) for e in entries]

@@ -175,18 +175,24 @@ class IndexWriter:
 def write_terms(
     db: sqlite_utils.Database, vocabulary: dict[str, int], doc_terms: list[DocTerms], settings: BuildSettings
 ) -> None:
-    """Compute BM25 impacts for the whole corpus and store each term's postings."""
+    """Compute BM25 impacts for the whole corpus and store each term's postings.
+
+    Empties *doc_terms* once they are joined into corpus-wide arrays, so that the
+    per-document copies do not double the build's peak memory.
+    """
     if doc_terms:
         lengths = np.concatenate([d.lengths for d in doc_terms])
         counts = np.concatenate([d.counts for d in doc_terms])
         term_ids = np.concatenate([d.term_ids for d in doc_terms])
         tfs = np.concatenate([d.tfs for d in doc_terms])
+        doc_terms.clear()
     else:
         lengths = counts = term_ids = tfs = np.zeros(0, np.int32)
     posting_chunk = np.repeat(np.arange(len(lengths), dtype=np.int32), counts)
     matrix = build_matrix(
         term_ids, tfs, posting_chunk, lengths, len(vocabulary), Bm25Params(settings.k1, settings.b, settings.epsilon)
     )
+    del term_ids, tfs, posting_chunk, counts  # only the matrix is needed from here on
     db["terms"].insert_all(term_rows(vocabulary, matrix), batch_size=2000)
     write_meta(
         db,

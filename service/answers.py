@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from index.analysis import Analyzer
+from index.analysis import Token
+from index.chunking import Span
 from index.chunking import sentence_spans
 from index.errors import InvalidQuestion
 from index.retrieval import search_weighted
@@ -167,8 +169,54 @@ class _Sentence:
     matched: set[str]
 
 
+class _Read:
+    """Each passage's tokens and sentences, worked out once per answer.
+
+    Scoring, context, continuation and highlighting all look at the same few
+    passages; tokenizing them once is most of an answer's cost.
+    """
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self._tokens: dict[int, list[Token]] = {}
+        self._sentences: dict[int, list[Span]] = {}
+
+    def tokens(self, chunk: ChunkRow) -> list[Token]:
+        if chunk.idx not in self._tokens:
+            self._tokens[chunk.idx] = list(self.analyzer.tokens(chunk.text))
+        return self._tokens[chunk.idx]
+
+    def sentences(self, chunk: ChunkRow) -> list[Span]:
+        if chunk.idx not in self._sentences:
+            self._sentences[chunk.idx] = sentence_spans(chunk.text, language=self.analyzer.language)
+        return self._sentences[chunk.idx]
+
+    def sentence_tokens(self, chunk: ChunkRow) -> list[tuple[Span, list[Token]]]:
+        """Each sentence of the passage with the tokens inside it."""
+        tokens = self.tokens(chunk)
+        out, i = [], 0
+        for span in self.sentences(chunk):
+            while i < len(tokens) and tokens[i].start < span.start:
+                i += 1
+            j = i
+            while j < len(tokens) and tokens[j].end <= span.end:
+                j += 1
+            out.append((span, tokens[i:j]))
+            i = j
+        return out
+
+    def highlights(self, chunk: ChunkRow, terms: set[str], start: int = 0, end: int | None = None) -> list[list[int]]:
+        """Spans of question terms in ``chunk.text[start:end]``, relative to *start*."""
+        end = len(chunk.text) if end is None else end
+        return [
+            [t.start - start, t.end - start]
+            for t in self.tokens(chunk)
+            if t.term in terms and start <= t.start and t.end <= end
+        ]
+
+
 def _score_sentences(
-    analyzer: Analyzer,
+    read: _Read,
     chunk: ChunkRow,
     rank: int,
     passage_norm: float,
@@ -180,8 +228,7 @@ def _score_sentences(
     expected = expected_answer(question)
     asked = {w.casefold() for w in _WORDS.findall(question)}
     out = []
-    for span in sentence_spans(chunk.text, language=analyzer.language):
-        tokens = list(analyzer.tokens(chunk.text[span.start : span.end]))
+    for span, tokens in read.sentence_tokens(chunk):
         positions = [i for i, tok in enumerate(tokens) if tok.term in weights]
         matched = {tokens[i].term for i in positions}
         covered = sum(weights[t] for t in matched)
@@ -236,11 +283,6 @@ def _offers(kind: str, sentence: str, asked: set[str]) -> bool:
 def document_url(document_id: str, start: int, end: int) -> str:
     """Link to the document view, scrolled to and highlighting a span."""
     return f"/documents/{document_id}?{urlencode({'start': start, 'end': end})}#cited"
-
-
-def highlight_spans(analyzer: Analyzer, text: str, terms: set[str]) -> list[list[int]]:
-    """Spans of *text* whose terms are among *terms* (offsets relative to *text*)."""
-    return [[tok.start, tok.end] for tok in analyzer.tokens(text) if tok.term in terms]
 
 
 def _document(chunk: ChunkRow) -> dict[str, str]:
@@ -303,10 +345,12 @@ def answer(
     score_of = dict(hits)
     groups = collapse_duplicates(chunks)[: max(top_k, ANSWER_PASSAGES)]
     top_score = hits[0][1] if hits else 1.0
+    read = _Read(analyzer)
+    asked = set(weights)
     sentences: list[_Sentence] = []
     for rank, group in enumerate(groups[:ANSWER_PASSAGES], start=1):
         lead = group[0]
-        scored = _score_sentences(analyzer, lead, rank, score_of[lead.idx] / top_score, weights, total, question)
+        scored = _score_sentences(read, lead, rank, score_of[lead.idx] / top_score, weights, total, question)
         if answerable([s.matched for s in scored], weights, total, min_coverage):
             sentences += scored
     chosen = _choose(sentences, weights)
@@ -325,24 +369,24 @@ def answer(
                         "text": chunk.text,
                         "start": chunk.start,
                         "end": chunk.end,
-                        "highlights": highlight_spans(analyzer, chunk.text, set(weights)),
+                        "highlights": read.highlights(chunk, asked),
                     },
                 }
             )
             n = len(citations)
-            spans = _with_context(sentence, analyzer.language)
-            following = _continuation(sentence, analyzer, weights)
+            spans = _with_context(sentence, read)
+            following = _continuation(sentence, read, weights)
             if following:
                 spans.append(following)
             for start, end in spans:
-                text = sentence.chunk.text[start - sentence.chunk.start : end - sentence.chunk.start]
+                begin, stop = start - chunk.start, end - chunk.start
                 answer_sentences.append(
                     {
-                        "text": text,
+                        "text": chunk.text[begin:stop],
                         "citation": n,
                         "start": start,
                         "end": end,
-                        "highlights": highlight_spans(analyzer, text, set(weights)),
+                        "highlights": read.highlights(chunk, asked, begin, stop),
                     }
                 )
         result["answer"] = {"text": " ".join(s["text"] for s in answer_sentences), "sentences": answer_sentences}
@@ -353,7 +397,7 @@ def answer(
             "score": round(score_of[group[0].idx], 6),
             **_place(group[0]),
             "text": group[0].text,
-            "highlights": highlight_spans(analyzer, group[0].text, set(weights)),
+            "highlights": read.highlights(group[0], asked),
             "also_in": [_place(other) for other in group[1:]],
         }
         for rank, group in enumerate(groups[:top_k], start=1)
@@ -414,13 +458,13 @@ def answerable(matched: list[set[str]], weights: dict[str, float], total: float,
     return corroborated and share >= min_coverage / 2
 
 
-def _with_context(sentence: _Sentence, language: str) -> list[tuple[int, int]]:
+def _with_context(sentence: _Sentence, read: _Read) -> list[tuple[int, int]]:
     """The sentence, preceded by its neighbour when it starts like "He said" or "This"."""
     text = sentence.chunk.text[sentence.start - sentence.chunk.start : sentence.end - sentence.chunk.start]
     if not _DEPENDENT_START.match(text):
         return [(sentence.start, sentence.end)]
     previous = None
-    for span in sentence_spans(sentence.chunk.text, language=language):
+    for span in read.sentences(sentence.chunk):
         absolute = (sentence.chunk.start + span.start, sentence.chunk.start + span.end)
         if absolute[0] >= sentence.start:
             break
@@ -436,7 +480,7 @@ def _with_context(sentence: _Sentence, language: str) -> list[tuple[int, int]]:
     return [previous, (sentence.start, sentence.end)]
 
 
-def _continuation(sentence: _Sentence, analyzer: Analyzer, weights: dict[str, float]) -> tuple[int, int] | None:
+def _continuation(sentence: _Sentence, read: _Read, weights: dict[str, float]) -> tuple[int, int] | None:
     """The next sentence of the paragraph when it carries the answer on.
 
     It does when it leans on this one ("They ultimately decided ...", "These
@@ -444,16 +488,16 @@ def _continuation(sentence: _Sentence, analyzer: Analyzer, weights: dict[str, fl
     answer often sits in the sentence after the one that repeats the question.
     """
     chunk = sentence.chunk
-    spans = sentence_spans(chunk.text, language=analyzer.language)
-    starts = [chunk.start + span.start for span in spans]
+    spans = read.sentence_tokens(chunk)
+    starts = [chunk.start + span.start for span, _ in spans]
     if sentence.start not in starts:
         return None
     i = starts.index(sentence.start)
-    if i + 1 >= len(spans) or "\n\n" in chunk.text[spans[i].end : spans[i + 1].start]:
+    if i + 1 >= len(spans) or "\n\n" in chunk.text[spans[i][0].end : spans[i + 1][0].start]:
         return None
-    following = spans[i + 1]
+    following, tokens = spans[i + 1]
     text = chunk.text[following.start : following.end]
-    adds = bool((set(analyzer.terms(text)) & set(weights)) - sentence.matched)
+    adds = bool(({t.term for t in tokens} & set(weights)) - sentence.matched)
     if not (adds or _DEPENDENT_START.match(text)):
         return None
     return chunk.start + following.start, chunk.start + following.end
