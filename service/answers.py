@@ -31,7 +31,7 @@ MAX_HISTORY = 20
 MIN_PASSAGE_COVERAGE = 0.75
 #: Distinct question terms that, found together in a passage, halve the coverage it needs.
 CORROBORATING_TERMS = 3
-ANSWER_PASSAGES = 3
+ANSWER_PASSAGES = 5
 INFORMATIVE_SHARE = 0.25
 MAX_SENTENCES = 3
 NEXT_SENTENCE_RATIO = 0.8
@@ -391,6 +391,10 @@ def answer(
                 )
         result["answer"] = {"text": " ".join(s["text"] for s in answer_sentences), "sentences": answer_sentences}
     result["citations"] = citations
+    if chosen:
+        # The passage the answer comes from leads the list; the rest stay in BM25 order.
+        source = next(i for i, g in enumerate(groups) if g[0].idx == chosen[0].chunk.idx)
+        groups = [groups[source], *groups[:source], *groups[source + 1 :]]
     result["passages"] = [
         {
             "rank": rank,

@@ -166,13 +166,16 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
-def naive_extractor(index: IndexFile, analyzer: Analyzer, question: str) -> str:
-    """Baseline: in the top BM25 passage, the sentence sharing the most question words."""
+def naive_extractor(index: IndexFile, analyzer: Analyzer, question: str) -> tuple[str, str | None]:
+    """Baseline: in the top BM25 passage, the sentence sharing the most question words.
+
+    Returns that sentence and the path of the passage's document.
+    """
     from index.chunking import sentence_spans
 
     hits, _ = retrieve(index, query_terms(analyzer, question, []), 1)
     if not hits:
-        return ""
+        return "", None
     chunk = index.chunks([hits[0][0]])[0]
     words = set(re.findall(r"\w+", question.lower()))
     best, best_overlap = "", -1
@@ -181,7 +184,7 @@ def naive_extractor(index: IndexFile, analyzer: Analyzer, question: str) -> str:
         overlap = len(words & set(re.findall(r"\w+", sentence.lower())))
         if overlap > best_overlap:
             best, best_overlap = sentence, overlap
-    return best
+    return best, chunk.path
 
 
 def evaluate_qa(
@@ -204,7 +207,7 @@ def evaluate_qa(
         build_index(folder, Path(tmp) / "index.sqlite", settings)
         index = IndexFile(Path(tmp) / "index.sqlite")
         analyzer = Analyzer(settings.language)
-        found = rank1 = top5 = abstained = naive_found = 0
+        found = rank1 = top5 = abstained = naive_found = bm25_rank1 = 0
         latencies = []
         for q in questions:
             started = time.perf_counter()
@@ -217,8 +220,9 @@ def evaluate_qa(
             ranked = [document_key(p["document"]["path"]) for p in result["passages"]]
             rank1 += bool(ranked) and ranked[0] == q["paragraph_id"]
             top5 += q["paragraph_id"] in ranked[:5]
-            naive = normalize_answer(naive_extractor(index, analyzer, q["question"]))
-            naive_found += any(g and g in naive for g in gold)
+            naive, top_path = naive_extractor(index, analyzer, q["question"])
+            naive_found += any(g and g in normalize_answer(naive) for g in gold)
+            bm25_rank1 += top_path is not None and document_key(top_path) == q["paragraph_id"]
         out_of_scope = None
         if unanswerable:
             declined = sum(not answer(index, analyzer, q, [], 5, min_coverage)["answered"] for q in unanswerable)
@@ -230,6 +234,7 @@ def evaluate_qa(
         "questions": len(questions),
         "answer_in_sentences": round(found / n, 4),
         "paragraph_at_1": round(rank1 / n, 4),
+        "paragraph_at_1_bm25_order": round(bm25_rank1 / n, 4),
         "paragraph_in_top5": round(top5 / n, 4),
         "abstention_rate": round(abstained / n, 4),
         "p50_ms": round(statistics.median(latencies), 2) if latencies else None,

@@ -92,6 +92,7 @@ SCHEMAS: dict[str, Any] = {
             },
             "passages": {
                 "type": "array",
+                "description": "Best passages by BM25 score; when there is an answer, the passage it comes from leads.",
                 "items": {
                     "type": "object",
                     "required": ["rank", "score", "text", "highlights", *_PLACE],

@@ -28,6 +28,11 @@ FILES = {
     "harbour.txt": (
         "The harbour\n\nFishing boats leave the harbour before dawn and return with the tide in the evening.\n"
     ),
+    "ferry.txt": "The ferry\n\nThe ferry across the lake was launched by the town council.\n",
+    "ferry_history.txt": (
+        "Ferry history\n\nThe town argued for years about how to cross the water. "
+        "In the end the ferry across the lake was launched in 1911.\n"
+    ),
     "library.txt": ("The library\n\nThe town library lends books, maps and recordings, and opens late on Thursdays.\n"),
 }
 
@@ -91,3 +96,15 @@ def test_a_passage_answers_with_enough_weight_or_three_terms_together():
 def test_chance_matches_do_not_make_an_answer(index):
     body = ask(index, "How many boats won the river race in 2018?")
     assert not body["answered"] and body["passages"]
+
+
+def test_the_passage_that_answers_leads_the_passages(index):
+    body = ask(index, "When was the ferry across the lake launched?")
+    assert body["answered"] and "1911" in body["answer"]["sentences"][0]["text"]
+    first, second = body["passages"][:2]
+    assert first["chunk_id"] == body["citations"][0]["chunk_id"]
+    assert first["document"]["path"] == "ferry_history.txt"
+    # BM25 alone ranks the short passage higher; the rest of the list keeps BM25 order.
+    assert second["document"]["path"] == "ferry.txt" and second["score"] > first["score"]
+    rest = [p["score"] for p in body["passages"][1:]]
+    assert rest == sorted(rest, reverse=True)

@@ -38,7 +38,8 @@ def test_answer_cites_the_exact_span(client):
 def test_passages_have_highlights_of_question_terms(client):
     body = ask(client, "Who leads Yisrael Beyteinu?").get_json()
     assert body["passages"] and len(body["passages"]) <= 5
-    scores = [p["score"] for p in body["passages"]]
+    assert body["passages"][0]["chunk_id"] == body["citations"][0]["chunk_id"]  # the answer's passage leads
+    scores = [p["score"] for p in body["passages"][1:]]
     assert scores == sorted(scores, reverse=True)
     passage = next(p for p in body["passages"] if "Yisrael" in p["text"])
     marked = {passage["text"][s:e].lower() for s, e in passage["highlights"]}

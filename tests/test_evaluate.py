@@ -82,6 +82,7 @@ def test_eval_qa_checks_answers_ranks_and_abstention(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["answer_in_sentences"] == 1.0 and report["paragraph_at_1"] == 1.0
+    assert report["paragraph_at_1_bm25_order"] == 1.0 and report["baseline_naive_answer_in_sentence"] == 1.0
     assert report["unanswerable"] == {"questions": 2, "abstained": 1.0}
 
 
