@@ -1,12 +1,36 @@
-"""Rank chunks for a query, reading only its terms' postings and pruning what cannot rank."""
+"""Rank chunks for a query, reading only its terms' postings.
+
+The ranking adds up the postings in compiled code (index/kernels.py); where numba
+is not available it prunes in numpy instead (MaxScore, index/bm25.py). Both give
+rank_bm25's scores and top k exactly.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
+
+import numpy as np
 
 from index.bm25 import TermList
 from index.bm25 import exact_top_k
 from index.store import IndexFile
+
+Ranker = Callable[[int, list[TermList], int], tuple[np.ndarray, np.ndarray]]
+_ranker: Ranker | None = None
+
+
+def ranker() -> Ranker:
+    """The fastest exact top-k available here, loaded (and compiled) on first use."""
+    global _ranker
+    if _ranker is None:
+        try:
+            from index.kernels import dense_top_k
+        except ImportError:  # no numba wheel for this platform: prune in numpy
+            _ranker = exact_top_k
+        else:
+            _ranker = dense_top_k
+    return _ranker
 
 
 class Hit(NamedTuple):
@@ -35,7 +59,7 @@ def search_weighted(
             lists.append(TermList(p.ids, p.impacts, p.top_ids, p.rest_max))
         else:
             lists.append(TermList(p.ids, p.impacts * weight, p.top_ids, p.rest_max * weight))
-    ids, scores = exact_top_k(index.stats.n_chunks, lists, k)
+    ids, scores = ranker()(index.stats.n_chunks, lists, k)
     hits = [Hit(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
     return hits, {term: p.idf for term, p in postings.items()}
 
