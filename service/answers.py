@@ -65,8 +65,13 @@ _DEPENDENT_START = re.compile(
     re.IGNORECASE,
 )
 _WORDS = re.compile(r"[^\W_]+")
-# "How many" and "how much" ask for a quantity; the answer rarely repeats the words.
-_QUESTION_FORM = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
+# "How many" and "how much" ask for a quantity, "what does X think/feel about" for a stance;
+# the answer rarely repeats those words ("Lavrov said Russia is rather negative about the ICC").
+_QUESTION_FORM = re.compile(
+    r"\bhow\s+(?:many|much)\b|(?<=\s)(?:think|thinks|thought|feel|feels|felt|believe|believes|believed)\b"
+    r"(?=\s+(?:about|of|on|that)\b)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)

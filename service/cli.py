@@ -252,7 +252,12 @@ def format_answer(result: dict[str, Any]) -> str:
     """Render an answer for a terminal: sentences with [n] markers, then the sources."""
     lines = []
     if result["answered"]:
-        lines.append(" ".join(f"{s['text']} [{s['citation']}]" for s in result["answer"]["sentences"]))
+        sentences = result["answer"]["sentences"]
+        parts = []
+        for i, s in enumerate(sentences):
+            last_of_run = i + 1 == len(sentences) or sentences[i + 1]["citation"] != s["citation"]
+            parts.append(f"{s['text']} [{s['citation']}]" if last_of_run else s["text"])
+        lines.append(" ".join(parts))
         lines.append("")
         for c in result["citations"]:
             where = f", {c['section']}" if c["section"] else ""

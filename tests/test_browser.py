@@ -91,6 +91,25 @@ def test_ask_see_answer_open_citation_and_land_on_the_span(page):
     assert box and 0 <= box["y"] < page.viewport_size["height"]  # scrolled into view
 
 
+def runs(sentences):
+    """Citation numbers of the runs of consecutive sentences from one source."""
+    out = []
+    for s in sentences:
+        if not out or out[-1] != s["citation"]:
+            out.append(s["citation"])
+    return out
+
+
+def test_one_chip_per_run_of_sentences_from_one_source(page, server):
+    question = "What did Netanyahu ask Putin?"
+    body = page.request.post(server.url + "/api/ask", data={"question": question}).json()
+    sentences = body["answer"]["sentences"]
+    assert len(runs(sentences)) < len(sentences)  # the answer has a run to collapse
+    turn = ask(page, question)
+    chips = [c.inner_text() for c in turn.locator(".chip").all()]
+    assert chips == [f"[{n}]" for n in runs(sentences)]
+
+
 def test_follow_up_uses_the_conversation_and_survives_reload(page):
     ask(page, "Who is Avigdor Lieberman?")
     turn = ask(page, "What did he say about sanctions?")
@@ -152,6 +171,13 @@ def test_page_works_without_javascript(browser, server):
     assert "sanctions" in page.locator(".answer").inner_text()
     assert "Lieberman" in page.locator(".answer").inner_text()
     assert page.locator("input[name=history]").count() == 2
+    page.fill("#question", "What did Netanyahu ask Putin?")  # two sentences from one source
+    with page.expect_navigation():
+        page.click("#send")
+    # Every source chip points at a source listed on the page.
+    for chip in page.locator(".chip").all():
+        target = chip.get_attribute("href")
+        assert target.startswith("#") and page.locator(target).count() == 1, target
     context.close()
 
 

@@ -20,6 +20,9 @@ def test_index_then_ask(documents, index_path):
     result = run("ask", "--index", str(index_path), "Who leads Yisrael Beyteinu?")
     assert result.exit_code == 0
     assert "Avigdor Liberman" in result.output and "[1]" in result.output
+    result = run("ask", "--index", str(index_path), "What did Netanyahu ask Putin?")
+    answer_line = result.output.splitlines()[0]
+    assert "Putin refused. [1]" in answer_line and answer_line.count("[1]") == 1  # one marker per run
     result = run("ask", "--index", str(index_path), "--json", "--top-k", "2", "Who leads Yisrael Beyteinu?")
     body = json.loads(result.output)
     assert body["answered"] and len(body["passages"]) == 2

@@ -68,7 +68,12 @@
     ]);
   }
   function plainText(result) {
-    var lines = [result.answer.sentences.map(function (s) { return s.text + " [" + s.citation + "]"; }).join(" "), "", "Sources:"];
+    var sentences = result.answer.sentences;
+    var text = sentences.map(function (s, i) {
+      var last = i + 1 === sentences.length || sentences[i + 1].citation !== s.citation;
+      return last ? s.text + " [" + s.citation + "]" : s.text;
+    }).join(" ");
+    var lines = [text, "", "Sources:"];
     result.citations.forEach(function (c) {
       lines.push("[" + c.n + "] " + place(c) + " — " + location.origin + c.url);
     });
@@ -78,9 +83,12 @@
     if (result.answered) {
       var answer = el("p", { className: "answer" });
       var panels = el("div", { className: "panels" });
-      result.answer.sentences.forEach(function (s) {
+      var sentences = result.answer.sentences;
+      sentences.forEach(function (s, i) {
         answer.appendChild(highlighted(s.text, s.highlights));
         answer.appendChild(document.createTextNode(" "));
+        // One chip after a run of sentences from the same source.
+        if (i + 1 < sentences.length && sentences[i + 1].citation === s.citation) return;
         var panelId = "t" + turnIndex + "-c" + s.citation;
         if (!document.getElementById(panelId) && !panels.querySelector("#" + panelId)) {
           var citation = result.citations.filter(function (c) { return c.n === s.citation; })[0];
