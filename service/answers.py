@@ -181,8 +181,9 @@ class _Read:
     passages; tokenizing them once is most of an answer's cost.
     """
 
-    def __init__(self, analyzer: Analyzer) -> None:
+    def __init__(self, analyzer: Analyzer, index: IndexFile) -> None:
         self.analyzer = analyzer
+        self.index = index
         self._tokens: dict[int, list[Token]] = {}
         self._sentences: dict[int, list[Span]] = {}
 
@@ -190,6 +191,11 @@ class _Read:
         if chunk.idx not in self._tokens:
             self._tokens[chunk.idx] = list(self.analyzer.tokens(chunk.text))
         return self._tokens[chunk.idx]
+
+    def following(self, chunk: ChunkRow) -> ChunkRow | None:
+        """The next passage of the same document, if any."""
+        found = self.index.chunks([chunk.idx + 1])
+        return found[0] if found and found[0].document_id == chunk.document_id else None
 
     def sentences(self, chunk: ChunkRow) -> list[Span]:
         if chunk.idx not in self._sentences:
@@ -350,7 +356,7 @@ def answer(
     score_of = dict(hits)
     groups = collapse_duplicates(chunks)[: max(top_k, ANSWER_PASSAGES)]
     top_score = hits[0][1] if hits else 1.0
-    read = _Read(analyzer)
+    read = _Read(analyzer, index)
     asked = set(weights)
     sentences: list[_Sentence] = []
     for rank, group in enumerate(groups[:ANSWER_PASSAGES], start=1):
@@ -364,8 +370,11 @@ def answer(
         result["answered"] = True
         result["message"] = None
         answer_sentences = []
+        emitted: set[tuple[str, int]] = set()
         for sentence in chosen:
             chunk = sentence.chunk
+            if (chunk.document_id, sentence.start) in emitted:  # already given as another's context
+                continue
             citations.append(
                 {
                     "n": len(citations) + 1,
@@ -379,19 +388,22 @@ def answer(
                 }
             )
             n = len(citations)
-            spans = _with_context(sentence, read)
+            spans = [(start, end, chunk) for start, end in _with_context(sentence, read)]
             following = _continuation(sentence, read, weights)
             if following:
                 spans.append(following)
-            for start, end in spans:
-                begin, stop = start - chunk.start, end - chunk.start
+            for start, end, source in spans:
+                if (source.document_id, start) in emitted:  # context already given by another sentence
+                    continue
+                emitted.add((source.document_id, start))
+                begin, stop = start - source.start, end - source.start
                 answer_sentences.append(
                     {
-                        "text": chunk.text[begin:stop],
+                        "text": source.text[begin:stop],
                         "citation": n,
                         "start": start,
                         "end": end,
-                        "highlights": read.highlights(chunk, asked, begin, stop),
+                        "highlights": read.highlights(source, asked, begin, stop),
                     }
                 )
         result["answer"] = {"text": " ".join(s["text"] for s in answer_sentences), "sentences": answer_sentences}
@@ -489,24 +501,36 @@ def _with_context(sentence: _Sentence, read: _Read) -> list[tuple[int, int]]:
     return [previous, (sentence.start, sentence.end)]
 
 
-def _continuation(sentence: _Sentence, read: _Read, weights: dict[str, float]) -> tuple[int, int] | None:
-    """The next sentence of the paragraph when it carries the answer on.
+def _continuation(sentence: _Sentence, read: _Read, weights: dict[str, float]) -> tuple[int, int, ChunkRow] | None:
+    """The next sentence of the paragraph when it carries the answer on, with the passage holding it.
 
     It does when it leans on this one ("They ultimately decided ...", "These
     chloroplasts ...") or holds question terms this one lacks: SQuAD shows the
     answer often sits in the sentence after the one that repeats the question.
+    At a passage's end the next sentence is looked for in the following passage.
     """
     chunk = sentence.chunk
-    spans = read.sentence_tokens(chunk)
-    starts = [chunk.start + span.start for span, _ in spans]
+    sentences = read.sentence_tokens(chunk)
+    starts = [chunk.start + span.start for span, _ in sentences]
     if sentence.start not in starts:
         return None
     i = starts.index(sentence.start)
-    if i + 1 >= len(spans) or "\n\n" in chunk.text[spans[i][0].end : spans[i + 1][0].start]:
+    if i + 1 < len(sentences):
+        holder, (following, tokens) = chunk, sentences[i + 1]
+    else:
+        holder = read.following(chunk)
+        # The next passage must go on from this sentence: overlapping it, or one space on.
+        if holder is None or not holder.start <= sentence.end + 1 <= holder.end + 1:
+            return None
+        later = [(sp, toks) for sp, toks in read.sentence_tokens(holder) if holder.start + sp.start >= sentence.end]
+        if not later:
+            return None
+        following, tokens = later[0]
+    between = holder.text[max(sentence.end - holder.start, 0) : following.start]
+    if "\n\n" in between:
         return None
-    following, tokens = spans[i + 1]
-    text = chunk.text[following.start : following.end]
+    text = holder.text[following.start : following.end]
     adds = bool(({t.term for t in tokens} & set(weights)) - sentence.matched)
     if not (adds or _DEPENDENT_START.match(text)):
         return None
-    return chunk.start + following.start, chunk.start + following.end
+    return holder.start + following.start, holder.start + following.end, holder

@@ -4,6 +4,7 @@ import pytest
 
 from index.analysis import Analyzer
 from index.build import build_index
+from index.settings import BuildSettings
 from index.store import IndexFile
 from service.answers import answer
 from service.answers import answerable
@@ -108,3 +109,95 @@ def test_the_passage_that_answers_leads_the_passages(index):
     assert second["document"]["path"] == "ferry.txt" and second["score"] > first["score"]
     rest = [p["score"] for p in body["passages"][1:]]
     assert rest == sorted(rest, reverse=True)
+
+
+def test_the_carrying_sentence_is_found_across_a_passage_boundary(tmp_path):
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "commission.txt").write_text(
+        "The Commission\n\n"
+        "The Committee of Independent Experts found a culture of irresponsibility among the commissioners. "
+        "This led to the creation of the European Anti-fraud Office. "
+        "Later reports praised the reforms that followed in the years after.\n",
+        encoding="utf-8",
+    )
+    for name, text in FILES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    # Passages of about one sentence: the carrying sentence lives in the next passage.
+    build_index(folder, tmp_path / "index.sqlite", BuildSettings(chunk_words=10, chunk_overlap=0))
+    index = IndexFile(tmp_path / "index.sqlite")
+    body = answer(
+        index, Analyzer("english"), "What did the Committee of Independent Experts find among the commissioners?"
+    )
+    texts = [s["text"] for s in body["answer"]["sentences"]]
+    assert texts[:2] == [
+        "The Committee of Independent Experts found a culture of irresponsibility among the commissioners.",
+        "This led to the creation of the European Anti-fraud Office.",
+    ]
+    document = index.document(body["citations"][0]["document"]["id"])
+    for s in body["answer"]["sentences"]:
+        assert document["text"][s["start"] : s["end"]] == s["text"]
+    index.close()
+
+
+QUESTIONS = [
+    "Who leads Yisrael Beyteinu?",
+    "What did Netanyahu ask Putin?",
+    "When was Eli Cohen hanged?",
+    "What did Lavrov say about the ICC?",
+    "What did Putin say about Israel?",
+    "Why did Russia help Israel?",
+    "What is Russia's relationship with Iran?",
+    "Who is Avigdor Lieberman?",
+    "What happened in Syria?",
+    "What did the commenters say about Netanyahu?",
+]
+
+
+def test_no_sentence_is_given_twice_and_each_is_the_documents_text(client):
+    for question in QUESTIONS:
+        body = client.post("/api/ask", json={"question": question}).get_json()
+        if not body["answered"]:
+            continue
+        places = [
+            (body["citations"][s["citation"] - 1]["document"]["id"], s["start"]) for s in body["answer"]["sentences"]
+        ]
+        assert len(places) == len(set(places)), question
+        for s, (doc_id, _) in zip(body["answer"]["sentences"], places, strict=True):
+            text = client.get(f"/api/documents/{doc_id}").get_json()["text"]
+            assert text[s["start"] : s["end"]] == s["text"], question
+
+
+def test_a_sentence_chosen_and_also_carried_on_to_is_given_once(tmp_path):
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "season.txt").write_text(
+        "The season\n\n"
+        "The Panthers beat the Cardinals in the championship game at home, running up a lead of thirty-one "
+        "points at half time before the visitors came back in the second half with three touchdowns that "
+        "were not enough to catch up with the home team on the day. "
+        "Then the Panthers beat the Cardinals again in the championship game replay.\n",
+        encoding="utf-8",
+    )
+    for name, text in FILES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    build_index(folder, tmp_path / "index.sqlite")
+    index = IndexFile(tmp_path / "index.sqlite")
+    body = answer(index, Analyzer("english"), "Who did the Panthers beat in the championship game?")
+    starts = [s["start"] for s in body["answer"]["sentences"]]
+    # Both sentences are chosen, and the long one also carries on to the short one: each is given once,
+    # and no citation is left without a sentence.
+    assert len(starts) == len(set(starts)) == 2
+    assert {s["citation"] for s in body["answer"]["sentences"]} == {c["n"] for c in body["citations"]}
+    index.close()
+
+
+def test_every_citation_is_used_by_a_sentence(index):
+    for question in [
+        "Why did the Berlin Huguenots stop using French in their church services?",
+        "When was the stone bridge over the river opened?",
+        "When was the ferry across the lake launched?",
+    ]:
+        body = ask(index, question)
+        used = {s["citation"] for s in body["answer"]["sentences"]}
+        assert used == {c["n"] for c in body["citations"]}, question
