@@ -26,7 +26,7 @@ def ranker() -> Ranker:
     if _ranker is None:
         try:
             from index.kernels import dense_top_k
-        except ImportError:  # no numba wheel for this platform: prune in numpy
+        except (ImportError, OSError, RuntimeError):  # no numba here, or nowhere to keep its compiled code
             _ranker = exact_top_k
         else:
             _ranker = dense_top_k
