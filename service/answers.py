@@ -65,10 +65,12 @@ _DEPENDENT_START = re.compile(
     re.IGNORECASE,
 )
 _WORDS = re.compile(r"[^\W_]+")
-# "How many" and "how much" ask for a quantity, "what does X think/feel about" for a stance;
-# the answer rarely repeats those words ("Lavrov said Russia is rather negative about the ICC").
+# "How many" and "how much" ask for a quantity, "what happened to X" for events, "what does X
+# think/feel about" for a stance; the answer rarely repeats those words ("Lavrov said Russia is
+# rather negative about the ICC").
 _QUESTION_FORM = re.compile(
-    r"\bhow\s+(?:many|much)\b|(?<=\s)(?:think|thinks|thought|feel|feels|felt|believe|believes|believed)\b"
+    r"\bhow\s+(?:many|much)\b|(?<=\bwhat\s)(?:happened|happens|happen)\b"
+    r"|(?<=\s)(?:think|thinks|thought|feel|feels|felt|believe|believes|believed)\b"
     r"(?=\s+(?:about|of|on|that)\b)",
     re.IGNORECASE,
 )

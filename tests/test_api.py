@@ -51,6 +51,8 @@ def test_passages_have_highlights_of_question_terms(client):
 def test_a_question_about_a_stance_is_answered_without_its_framing_verb(client):
     body = ask(client, "What does Lavrov think about the ICC?").get_json()
     assert body["answered"] and "rather negative" in body["answer"]["sentences"][0]["text"]
+    body = ask(client, "What happened to Eli Cohen?").get_json()
+    assert body["answered"] and "Cohen" in body["answer"]["text"]
 
 
 def test_question_outside_the_documents_is_not_answered(client):
