@@ -65,11 +65,12 @@ _DEPENDENT_START = re.compile(
     re.IGNORECASE,
 )
 _WORDS = re.compile(r"[^\W_]+")
-# "How many" and "how much" ask for a quantity, "what happened to X" for events, "what does X
-# think/feel about" for a stance; the answer rarely repeats those words ("Lavrov said Russia is
-# rather negative about the ICC").
+# Words that say what form the answer takes, which the answer rarely repeats: "how many/much" (a
+# quantity), "what year/century" (a date), "the name/type/kind of", "what happened to X" (events),
+# "what does X think/feel about" (a stance: "Lavrov said Russia is rather negative about the ICC").
 _QUESTION_FORM = re.compile(
     r"\bhow\s+(?:many|much)\b|(?<=\bwhat\s)(?:happened|happens|happen)\b"
+    r"|\b(?:name|type|kind|sort)(?=\s+of\b)|\b(?:what|which)\s+(?:year|century|decade|date)\b"
     r"|(?<=\s)(?:think|thinks|thought|feel|feels|felt|believe|believes|believed)\b"
     r"(?=\s+(?:about|of|on|that)\b)",
     re.IGNORECASE,

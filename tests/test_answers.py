@@ -31,7 +31,7 @@ FILES = {
     ),
     "ferry.txt": "The ferry\n\nThe ferry across the lake was launched by the town council.\n",
     "ferry_history.txt": (
-        "Ferry history\n\nThe town argued for years about how to cross the water. "
+        "Ferry history\n\nThe town argued for a long time about how to cross the water. "
         "In the end the ferry across the lake was launched in 1911.\n"
     ),
     "library.txt": ("The library\n\nThe town library lends books, maps and recordings, and opens late on Thursdays.\n"),
@@ -201,3 +201,11 @@ def test_every_citation_is_used_by_a_sentence(index):
         body = ask(index, question)
         used = {s["citation"] for s in body["answer"]["sentences"]}
         assert used == {c["n"] for c in body["citations"]}, question
+
+
+def test_question_form_words_do_not_count_against_an_answer(index):
+    # "what year", "the name of": the answer gives a year or a name, not these words.
+    body = ask(index, "What year was the ferry launched?")
+    assert body["answered"] and "1911" in body["answer"]["sentences"][0]["text"]
+    body = ask(index, "What is the name of the ferry?")
+    assert body["answered"] and "ferry" in body["answer"]["sentences"][0]["text"]
