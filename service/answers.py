@@ -70,7 +70,7 @@ _WORDS = re.compile(r"[^\W_]+")
 # "what does X think/feel about" (a stance: "Lavrov said Russia is rather negative about the ICC").
 _QUESTION_FORM = re.compile(
     r"\bhow\s+(?:many|much)\b|(?<=\bwhat\s)(?:happened|happens|happen)\b"
-    r"|\b(?:name|type|kind|sort)(?=\s+of\b)|\b(?:what|which)\s+(?:year|century|decade|date)\b"
+    r"|\b(?:names?|types?|kinds?|sorts?)(?=\s+of\b)|\b(?:what|which)\s+(?:year|century|decade|date)\b"
     r"|(?<=\s)(?:think|thinks|thought|feel|feels|felt|believe|believes|believed)\b"
     r"(?=\s+(?:about|of|on|that)\b)",
     re.IGNORECASE,
