@@ -91,14 +91,8 @@ class Analyzer:
 
     def tokens(self, text: str) -> Iterator[Token]:
         """Yield the terms of *text* with their character spans."""
-        cache = self._cache
         for match in _TOKEN_RE.finditer(text):
-            raw = match.group()
-            term = cache.get(raw)
-            if term is None:
-                term = self.term(raw)
-                if len(cache) < 2_000_000:
-                    cache[raw] = term
+            term = self._cached(match.group())
             if term:
                 yield Token(term, match.start(), match.end())
 
@@ -107,14 +101,21 @@ class Analyzer:
         cache = self._cache
         out = []
         for raw in _TOKEN_RE.findall(text):
-            term = cache.get(raw)
+            term = cache.get(raw)  # inlined: this loop runs once per word of every document
             if term is None:
-                term = self.term(raw)
-                if len(cache) < 2_000_000:
-                    cache[raw] = term
+                term = self._cached(raw)
             if term:
                 out.append(term)
         return out
+
+    def _cached(self, raw: str) -> str:
+        """``term(raw)``, remembered: a corpus repeats its words, and stemming is the slow part."""
+        term = self._cache.get(raw)
+        if term is None:
+            term = self.term(raw)
+            if len(self._cache) < 2_000_000:
+                self._cache[raw] = term
+        return term
 
     def term(self, raw: str) -> str:
         """Map one raw token to its term, or "" when it is dropped (stop word, footnote marker)."""

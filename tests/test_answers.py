@@ -38,15 +38,19 @@ FILES = {
 }
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory):
-    root = tmp_path_factory.mktemp("answers")
+def build(root, extra=None, settings=None) -> IndexFile:
+    """Index FILES plus *extra* documents under *root* and open the index."""
     folder = root / "documents"
     folder.mkdir()
-    for name, text in FILES.items():
+    for name, text in {**FILES, **(extra or {})}.items():
         (folder / name).write_text(text, encoding="utf-8")
-    build_index(folder, root / "index.sqlite")
-    opened = IndexFile(root / "index.sqlite")
+    build_index(folder, root / "index.sqlite", settings or BuildSettings())
+    return IndexFile(root / "index.sqlite")
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    opened = build(tmp_path_factory.mktemp("answers"))
     yield opened
     opened.close()
 
@@ -112,20 +116,14 @@ def test_the_passage_that_answers_leads_the_passages(index):
 
 
 def test_the_carrying_sentence_is_found_across_a_passage_boundary(tmp_path):
-    folder = tmp_path / "documents"
-    folder.mkdir()
-    (folder / "commission.txt").write_text(
+    commission = (
         "The Commission\n\n"
         "The Committee of Independent Experts found a culture of irresponsibility among the commissioners. "
         "This led to the creation of the European Anti-fraud Office. "
-        "Later reports praised the reforms that followed in the years after.\n",
-        encoding="utf-8",
+        "Later reports praised the reforms that followed in the years after.\n"
     )
-    for name, text in FILES.items():
-        (folder / name).write_text(text, encoding="utf-8")
     # Passages of about one sentence: the carrying sentence lives in the next passage.
-    build_index(folder, tmp_path / "index.sqlite", BuildSettings(chunk_words=10, chunk_overlap=0))
-    index = IndexFile(tmp_path / "index.sqlite")
+    index = build(tmp_path, {"commission.txt": commission}, BuildSettings(chunk_words=10, chunk_overlap=0))
     body = answer(
         index, Analyzer("english"), "What did the Committee of Independent Experts find among the commissioners?"
     )
@@ -169,20 +167,14 @@ def test_no_sentence_is_given_twice_and_each_is_the_documents_text(client):
 
 
 def test_a_sentence_chosen_and_also_carried_on_to_is_given_once(tmp_path):
-    folder = tmp_path / "documents"
-    folder.mkdir()
-    (folder / "season.txt").write_text(
+    season = (
         "The season\n\n"
         "The Panthers beat the Cardinals in the championship game at home, running up a lead of thirty-one "
         "points at half time before the visitors came back in the second half with three touchdowns that "
         "were not enough to catch up with the home team on the day. "
-        "Then the Panthers beat the Cardinals again in the championship game replay.\n",
-        encoding="utf-8",
+        "Then the Panthers beat the Cardinals again in the championship game replay.\n"
     )
-    for name, text in FILES.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    build_index(folder, tmp_path / "index.sqlite")
-    index = IndexFile(tmp_path / "index.sqlite")
+    index = build(tmp_path, {"season.txt": season})
     body = answer(index, Analyzer("english"), "Who did the Panthers beat in the championship game?")
     starts = [s["start"] for s in body["answer"]["sentences"]]
     # Both sentences are chosen, and the long one also carries on to the short one: each is given once,
