@@ -30,10 +30,16 @@ class _Changes(FileSystemEventHandler):
 
 
 def watch(
-    documents_dir: Path, rebuild: Callable[[], None], debounce: float = 1.0, stop: threading.Event | None = None
+    documents_dir: Path,
+    rebuild: Callable[[], None],
+    debounce: float = 1.0,
+    stop: threading.Event | None = None,
+    first: Callable[[], None] | None = None,
 ) -> None:
     """Call *rebuild* once the folder has been quiet for *debounce* seconds after a change.
 
+    *first* (the initial build) runs once the folder is already being watched, so a
+    file that changes while it runs is rebuilt afterwards instead of being missed.
     Runs until *stop* is set (or forever, for the CLI).
     """
     stop = stop or threading.Event()
@@ -42,6 +48,8 @@ def watch(
     observer.schedule(changes, str(documents_dir), recursive=True)
     observer.start()
     try:
+        if first is not None:
+            first()
         while not stop.is_set():
             if not changes.changed.wait(timeout=0.2):
                 continue

@@ -79,15 +79,19 @@ def cli() -> None:
 def index_command(documents: str | None, index_path: str | None, full: bool, watch: bool) -> None:
     """Build or update the index from the documents folder."""
     app = make_app(documents, index_path)
-    run_build(app, full)
-    if watch:
-        from index.watch import watch as watch_folder
+    if not watch or not Path(app.config["DOCUMENTS"]).is_dir():
+        run_build(app, full)  # also where a missing folder is reported, before anything is watched
+        return
+    from index.watch import watch as watch_folder
 
+    def first() -> None:
+        run_build(app, full)
         click.echo(f"Watching {app.config['DOCUMENTS']} for changes; press Ctrl+C to stop.")
-        try:
-            watch_folder(Path(app.config["DOCUMENTS"]), lambda: _rebuild_quietly(app))
-        except KeyboardInterrupt:
-            pass
+
+    try:
+        watch_folder(Path(app.config["DOCUMENTS"]), lambda: _rebuild_quietly(app), first=first)
+    except KeyboardInterrupt:
+        pass
 
 
 def _rebuild_quietly(app: Flask) -> None:

@@ -44,6 +44,10 @@ def test_errors_are_messages_not_tracebacks(tmp_path):
     )
     assert result.exit_code == 1
     assert "does not exist" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(
+        cli, ["index", "--watch", "--documents", str(tmp_path / "missing"), "--index", str(tmp_path / "i")]
+    )
+    assert result.exit_code == 1 and "does not exist" in result.output
     result = CliRunner().invoke(cli, ["ask", "--index", str(tmp_path / "none.sqlite"), "hello?"])
     assert result.exit_code == 1 and "run `docqa index`" in result.output
     result = CliRunner().invoke(cli, ["ask", "--index", str(tmp_path / "none.sqlite"), "   "])
