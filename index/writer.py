@@ -7,8 +7,6 @@ order, whether a document was copied from the previous index or freshly ingested
 from __future__ import annotations
 
 import hashlib
-import itertools
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,25 +168,8 @@ class IndexWriter:
         """Insert the buffered rows."""
         for table, rows in (("documents", self._documents), ("chunks", self._chunks), ("document_terms", self._terms)):
             if rows:
-                insert_rows(self.db, table, rows)
+                self.db[table].insert_all(rows, batch_size=1000)
                 rows.clear()
-
-
-def insert_rows(db: sqlite_utils.Database, table: str, rows: Iterable[dict]) -> None:
-    """Insert rows that all have the same keys, with one prepared statement.
-
-    The tables were created by ``create_schema``; sqlite-utils' ``insert_all`` would
-    check and convert every value, which costs more than the insert itself when a
-    build writes a million chunks.
-    """
-    rows = iter(rows)
-    first = next(rows, None)
-    if first is None:
-        return
-    columns = list(first)
-    names = ", ".join(f"[{c}]" for c in columns)
-    sql = f"insert into [{table}] ({names}) values ({', '.join('?' * len(columns))})"
-    db.conn.executemany(sql, (tuple(row[c] for c in columns) for row in itertools.chain([first], rows)))
 
 
 def write_terms(
@@ -212,7 +193,7 @@ def write_terms(
         term_ids, tfs, posting_chunk, lengths, len(vocabulary), Bm25Params(settings.k1, settings.b, settings.epsilon)
     )
     del term_ids, tfs, posting_chunk, counts  # only the matrix is needed from here on
-    insert_rows(db, "terms", term_rows(vocabulary, matrix))
+    db["terms"].insert_all(term_rows(vocabulary, matrix), batch_size=2000)
     write_meta(
         db,
         {
