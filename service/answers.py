@@ -1,9 +1,10 @@
 """Answer a question extractively: the best sentences of the best passages, cited.
 
 No model: a sentence is chosen for the question terms it contains (weighted by
-idf), how close together they are, and how well its passage ranked. When no
-sentence covers enough of the question's informative terms, the answer says the
-documents do not hold it, and the passages are offered as related reading.
+idf), how close together they are, how well its passage ranked and whether it
+offers what the question asks for. Only passages that hold enough of the question
+may answer (see ``answerable``); when none does, the answer says the documents do
+not hold it, and the passages are offered as related reading.
 This module does not import Flask: the API, the pages and ``docqa ask`` share it.
 """
 
@@ -327,7 +328,8 @@ def answer(
     """Answer *question* from *index*; the result is the ``POST /api/ask`` body.
 
     :param min_coverage: share of the question's idf weight a passage must contain
-        before its sentences may answer; higher abstains more often
+        before its sentences may answer (half of it when three question terms meet
+        there); higher abstains more often
     """
     started = time.perf_counter()
     terms = query_terms(analyzer, question, history or [])
@@ -360,7 +362,7 @@ def answer(
     groups = collapse_duplicates(chunks)[: max(top_k, ANSWER_PASSAGES)]
     top_score = hits[0][1] if hits else 1.0
     read = _Read(analyzer, index)
-    asked = set(weights)
+    marked = set(weights)  # the terms highlighted wherever text is shown
     sentences: list[_Sentence] = []
     for rank, group in enumerate(groups[:ANSWER_PASSAGES], start=1):
         lead = group[0]
@@ -386,7 +388,7 @@ def answer(
                         "text": chunk.text,
                         "start": chunk.start,
                         "end": chunk.end,
-                        "highlights": read.highlights(chunk, asked),
+                        "highlights": read.highlights(chunk, marked),
                     },
                 }
             )
@@ -406,7 +408,7 @@ def answer(
                         "citation": n,
                         "start": start,
                         "end": end,
-                        "highlights": read.highlights(source, asked, begin, stop),
+                        "highlights": read.highlights(source, marked, begin, stop),
                     }
                 )
         result["answer"] = {"text": " ".join(s["text"] for s in answer_sentences), "sentences": answer_sentences}
@@ -421,7 +423,7 @@ def answer(
             "score": round(score_of[group[0].idx], 6),
             **_place(group[0]),
             "text": group[0].text,
-            "highlights": read.highlights(group[0], asked),
+            "highlights": read.highlights(group[0], marked),
             "also_in": [_place(other) for other in group[1:]],
         }
         for rank, group in enumerate(groups[:top_k], start=1)
