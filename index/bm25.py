@@ -217,16 +217,12 @@ def exact_top_k(
     if total == 0:
         return np.zeros(0, np.int32), np.zeros(0)
     if total < prune_min_postings or len(pairs) == 1:
-        candidates, scores = accumulate(n_chunks, pairs)
-        positive = scores > 0
-        return top_k(candidates[positive], scores[positive], k)
+        return _top_of_all(n_chunks, pairs, k)
     seed = np.unique(np.concatenate([t.top_ids for t in terms]))
     seed_scores = score_candidates(seed, pairs)
     theta = float(np.partition(seed_scores, len(seed) - k)[len(seed) - k]) if len(seed) >= k else 0.0
     if theta <= 0:
-        candidates, scores = accumulate(n_chunks, pairs)
-        positive = scores > 0
-        return top_k(candidates[positive], scores[positive], k)
+        return _top_of_all(n_chunks, pairs, k)
     cut = theta * (1 - 1e-9)  # float slack: never drop a chunk that could tie theta
     essential: list[TermList] = []
     optional: list[TermList] = []
@@ -264,6 +260,13 @@ def exact_top_k(
         cand, partial = cand[keep], partial[keep]
     candidates = np.union1d(seed, cand) if len(cand) else seed
     scores = score_candidates(candidates, pairs)
+    positive = scores > 0
+    return top_k(candidates[positive], scores[positive], k)
+
+
+def _top_of_all(n_chunks: int, pairs: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best *k* by adding up every list in full (no pruning)."""
+    candidates, scores = accumulate(n_chunks, pairs)
     positive = scores > 0
     return top_k(candidates[positive], scores[positive], k)
 

@@ -174,7 +174,6 @@ class _Sentence:
     start: int  # offsets in the document text
     end: int
     score: float
-    coverage: float
     matched: set[str]
 
 
@@ -190,6 +189,7 @@ class _Read:
         self.index = index
         self._tokens: dict[int, list[Token]] = {}
         self._sentences: dict[int, list[Span]] = {}
+        self._sentence_tokens: dict[int, list[tuple[Span, list[Token]]]] = {}
 
     def tokens(self, chunk: ChunkRow) -> list[Token]:
         if chunk.idx not in self._tokens:
@@ -208,6 +208,8 @@ class _Read:
 
     def sentence_tokens(self, chunk: ChunkRow) -> list[tuple[Span, list[Token]]]:
         """Each sentence of the passage with the tokens inside it."""
+        if chunk.idx in self._sentence_tokens:
+            return self._sentence_tokens[chunk.idx]
         tokens = self.tokens(chunk)
         out, i = [], 0
         for span in self.sentences(chunk):
@@ -218,6 +220,7 @@ class _Read:
                 j += 1
             out.append((span, tokens[i:j]))
             i = j
+        self._sentence_tokens[chunk.idx] = out
         return out
 
     def highlights(self, chunk: ChunkRow, terms: set[str], start: int = 0, end: int | None = None) -> list[list[int]]:
@@ -237,11 +240,14 @@ def _score_sentences(
     passage_norm: float,
     weights: dict[str, float],
     total: float,
-    question: str = "",
+    expected: str | None,
+    asked: set[str],
 ) -> list[_Sentence]:
-    """Score each sentence of a passage by covered idf, term proximity, passage rank and answer type."""
-    expected = expected_answer(question)
-    asked = {w.casefold() for w in _WORDS.findall(question)}
+    """Score each sentence of a passage by covered idf, term proximity, passage rank and answer type.
+
+    *expected* is the kind of answer the question asks for (``expected_answer``), and
+    *asked* the question's own words, which do not count as offering it.
+    """
     out = []
     for span, tokens in read.sentence_tokens(chunk):
         positions = [i for i, tok in enumerate(tokens) if tok.term in weights]
@@ -256,7 +262,7 @@ def _score_sentences(
         short = 0.1 if len(tokens) < 4 else 0.0
         fits = TYPE_BONUS if expected and _offers(expected, chunk.text[span.start : span.end], asked) else 0.0
         score = coverage + 0.15 * proximity + PASSAGE_WEIGHT * passage_norm - short + fits
-        out.append(_Sentence(chunk, rank, chunk.start + span.start, chunk.start + span.end, score, coverage, matched))
+        out.append(_Sentence(chunk, rank, chunk.start + span.start, chunk.start + span.end, score, matched))
     return out
 
 
@@ -363,10 +369,13 @@ def answer(
     top_score = hits[0][1] if hits else 1.0
     read = _Read(analyzer, index)
     marked = set(weights)  # the terms highlighted wherever text is shown
+    expected = expected_answer(question)
+    asked = {w.casefold() for w in _WORDS.findall(question)}
     sentences: list[_Sentence] = []
     for rank, group in enumerate(groups[:ANSWER_PASSAGES], start=1):
         lead = group[0]
-        scored = _score_sentences(read, lead, rank, score_of[lead.idx] / top_score, weights, total, question)
+        norm = score_of[lead.idx] / top_score
+        scored = _score_sentences(read, lead, rank, norm, weights, total, expected, asked)
         if answerable([s.matched for s in scored], weights, total, min_coverage):
             sentences += scored
     chosen = _choose(sentences, weights)
@@ -476,7 +485,7 @@ def answerable(matched: list[set[str]], weights: dict[str, float], total: float,
     """
     if not total:
         return False
-    present = set().union(*matched) if matched else set()
+    present = set().union(*matched)
     share = sum(weights[t] for t in present) / total
     if share >= min_coverage:
         return True
@@ -516,10 +525,9 @@ def _continuation(sentence: _Sentence, read: _Read, weights: dict[str, float]) -
     """
     chunk = sentence.chunk
     sentences = read.sentence_tokens(chunk)
-    starts = [chunk.start + span.start for span, _ in sentences]
-    if sentence.start not in starts:
+    i = next((i for i, (span, _) in enumerate(sentences) if chunk.start + span.start == sentence.start), None)
+    if i is None:
         return None
-    i = starts.index(sentence.start)
     if i + 1 < len(sentences):
         holder, (following, tokens) = chunk, sentences[i + 1]
     else:
