@@ -187,12 +187,23 @@ def split_top(ids: np.ndarray, impacts: np.ndarray, n: int = TOP_POSTINGS) -> tu
 
 
 class TermList(NamedTuple):
-    """What the ranking needs of one query term: postings and pruning bounds (all weighted)."""
+    """What the ranking needs of one query term: postings, pruning bounds and its weight.
+
+    The impacts are the stored ones; *weight* scales them where they are added, so a
+    weighted query copies no posting list.
+    """
 
     ids: np.ndarray
     impacts: np.ndarray
     top_ids: np.ndarray
     rest_max: float
+    weight: float = 1.0
+
+    def weighted(self) -> TermList:
+        """The same term with its weight multiplied into impacts and bound (weight 1)."""
+        if self.weight == 1.0:
+            return self
+        return TermList(self.ids, self.impacts * self.weight, self.top_ids, self.rest_max * self.weight)
 
 
 def exact_top_k(
@@ -212,6 +223,7 @@ def exact_top_k(
     3. The survivors are scored exactly by binary search in every list, adding the
        terms in query order as rank_bm25 does.
     """
+    terms = [t.weighted() for t in terms]
     pairs = [(t.ids, t.impacts) for t in terms]
     total = sum(len(ids) for ids, _ in pairs)
     if total == 0:

@@ -55,10 +55,7 @@ def search_weighted(
         p = postings.get(term)
         if p is None:
             continue
-        if weight == 1.0:
-            lists.append(TermList(p.ids, p.impacts, p.top_ids, p.rest_max))
-        else:
-            lists.append(TermList(p.ids, p.impacts * weight, p.top_ids, p.rest_max * weight))
+        lists.append(TermList(p.ids, p.impacts, p.top_ids, p.rest_max, weight))
     ids, scores = ranker()(index.stats.n_chunks, lists, k)
     hits = [Hit(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
     return hits, {term: p.idf for term, p in postings.items()}

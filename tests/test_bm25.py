@@ -146,13 +146,11 @@ def test_pruned_top_k_equals_rank_bm25(tmp_path, seed, dense_share, monkeypatch)
         assert ids.tolist() == want
         # Weighted terms (a follow-up's borrowed terms) prune exactly too.
         weights = [rng.choice([0.25, 0.5, 1.0, 2.0]) for _ in lists]
-        weighted = [
-            TermList(t.ids, t.impacts * w, t.top_ids, t.rest_max * w) for t, w in zip(lists, weights, strict=True)
-        ]
+        weighted = [t._replace(weight=w) for t, w in zip(lists, weights, strict=True)]
         ids, scores = exact_top_k(index.stats.n_chunks, weighted, 10, prune_min_postings=0)
         dense = np.zeros(index.stats.n_chunks)
         for t in weighted:
-            dense[t.ids] += t.impacts
+            dense[t.ids] += t.impacts * t.weight
         best = [int(i) for i in np.argsort(-dense, kind="stable")[:10] if dense[i] > 0]
         assert ids.tolist() == best
         np.testing.assert_allclose(scores, dense[best], rtol=0, atol=1e-9)
@@ -184,9 +182,11 @@ def random_lists(rng: np.random.Generator, n_chunks: int) -> list[TermList]:
     lists = []
     for _ in range(rng.integers(1, 7)):
         ids = np.sort(rng.choice(n_chunks, size=rng.integers(1, n_chunks), replace=False)).astype(np.int32)
-        # Few distinct impact values, so that many chunks tie.
-        impacts = rng.integers(1, 4, len(ids)) * rng.choice([0.5, 1.0, 1.5])
-        lists.append(TermList(ids, impacts.astype(np.float64), ids, 0.0))
+        # Few distinct impact values, so that many chunks tie; some zero or negative
+        # (rank_bm25's epsilon floor is negative when the mean idf is).
+        impacts = rng.integers(-1, 4, len(ids)) * rng.choice([0.5, 1.0, 1.5])
+        weight = float(rng.choice([1.0, 1.0, 0.5, 2.0]))
+        lists.append(TermList(ids, impacts.astype(np.float64), ids, 0.0, weight))
     return lists
 
 
@@ -200,7 +200,7 @@ def test_compiled_ranking_equals_adding_every_list_ties_included():
         k = int(rng.integers(1, 15))
         dense = np.zeros(n_chunks)
         for t in lists:
-            dense[t.ids] += t.impacts
+            dense[t.ids] += t.impacts * t.weight
         want = [int(i) for i in np.argsort(-dense, kind="stable")[:k] if dense[i] > 0]
         for _ in range(2):  # the second call checks the reused buffer was left clean
             ids, scores = dense_top_k(n_chunks, lists, k)
