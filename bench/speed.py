@@ -94,7 +94,10 @@ def build_docqa(folder: Path, index: Path) -> dict:
     return {
         "build_s": round(seconds, 1),
         "peak_rss_mb": round(max(peak, before) / 1024),
-        "index_mb": round(index.stat().st_size / 2**20),
+        # the database and the postings file beside it
+        "index_mb": round(
+            sum(p.stat().st_size for p in index.parent.glob(index.name + "*") if ".lock" not in p.name) / 2**20
+        ),
     }
 
 

@@ -1,12 +1,13 @@
 """Build the index file from a documents folder: incremental, and atomic on disk.
 
-A build writes a complete new file beside the old one and renames it into place,
-so a reader sees the old index or the new one, never a mix, and a build killed at
-any moment leaves the old file untouched (its temporary file is removed by the
-next build). Files whose size and mtime (or, failing that, content hash) are
-unchanged are copied from the old index with their stored term counts: they are
-not re-read or re-tokenized. BM25 impacts are recomputed for every build, because
-the idf of every term and the average chunk length change with any file.
+A build writes a complete new file beside the old one (and a new postings file,
+index/store.py) and renames it into place, so a reader sees the old index or the
+new one, never a mix, and a build killed at any moment leaves the old files
+untouched (its temporary files are removed by the next build). Files whose size
+and mtime (or, failing that, content hash) are unchanged are copied from the old
+index with their stored term counts: they are not re-read or re-tokenized. BM25
+impacts are recomputed for every build, because the idf of every term and the
+average chunk length change with any file.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ from index.scan import FileEntry
 from index.scan import scan_documents
 from index.settings import BuildSettings
 from index.store import FORMAT_VERSION
+from index.store import POSTINGS_INFIX
 from index.store import create_schema
+from index.store import new_postings_path
+from index.store import postings_file_of
 from index.store import write_meta
 from index.summary import BuildSummary
 from index.writer import IndexWriter
@@ -58,11 +62,21 @@ def build_lock(index_path: Path) -> Iterator[int]:
         yield handle.fileno()
 
 
-def _remove_stale_temp_files(index_path: Path) -> None:
-    """Delete leftovers of killed builds (we hold the lock, so none is live)."""
-    for stale in index_path.parent.glob(index_path.name + ".tmp-*"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
+def _remove_stale_files(index_path: Path) -> None:
+    """Delete leftovers of killed builds and postings files no index uses (we hold the lock).
+
+    A server still answering from an older generation keeps its postings mapped:
+    on POSIX an unlinked file lives on until its last mapping goes.
+    """
+    in_use = postings_file_of(index_path)
+    stale = [
+        *index_path.parent.glob(index_path.name + ".tmp-*"),
+        *index_path.parent.glob(index_path.name + POSTINGS_INFIX + "*"),
+    ]
+    for path in stale:
+        if path.name != in_use:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _open_previous(index_path: Path, settings: BuildSettings) -> tuple[sqlite3.Connection | None, dict]:
@@ -105,12 +119,14 @@ def build_index(
     except OSError as exc:
         raise BuildFailed(f"Cannot create {index_path.parent} ({exc.strerror}); pass a writable --index.") from exc
     with build_lock(index_path) as lock_fd:
-        _remove_stale_temp_files(index_path)
+        _remove_stale_files(index_path)
         tmp = index_path.with_name(f"{index_path.name}.tmp-{os.getpid()}")
+        postings = new_postings_path(index_path)
         try:
-            summary = _build(documents_dir, index_path, tmp, settings, full, progress, lock_fd)
+            summary = _build(documents_dir, index_path, tmp, postings, settings, full, progress, lock_fd)
             os.replace(tmp, index_path)
             _fsync_dir(index_path.parent)
+            _remove_stale_files(index_path)  # the previous generation's postings
             return summary
         except sqlite3.OperationalError as exc:
             raise BuildFailed(
@@ -125,6 +141,9 @@ def build_index(
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+            if postings_file_of(index_path) != postings.name:
+                with contextlib.suppress(OSError):
+                    postings.unlink()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -139,6 +158,7 @@ def _build(
     documents_dir: Path,
     index_path: Path,
     tmp: Path,
+    postings: Path,
     settings: BuildSettings,
     full: bool,
     progress: bool,
@@ -182,7 +202,7 @@ def _build(
     if old_docs:
         db.conn.commit()
         db.execute("detach database old")
-    write_terms(db, vocabulary, writer.doc_terms, settings)
+    write_terms(db, postings, vocabulary, writer.doc_terms, settings)
     summary.documents = summary.added + summary.changed + summary.unchanged
     summary.chunks = writer.next_idx
     summary.terms = int(db.execute("select count(*) from terms where df > 0").fetchone()[0])

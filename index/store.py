@@ -3,17 +3,27 @@
 Tables: ``documents`` (one row per file, failures included), ``chunks`` (passages
 with their offsets), ``document_terms`` (each document's raw term counts, so an
 incremental build can recompute BM25 without re-reading unchanged files), ``terms``
-(the vocabulary with each term's postings and impacts as packed arrays) and
-``meta`` (format version, settings, counts). A reader opens the file read-only and
-immutable: files are only ever replaced whole, never changed in place.
+(the vocabulary: each term's df, idf, pruning bounds and where its postings start)
+and ``meta`` (format version, settings, counts). A reader opens the file read-only
+and immutable: files are only ever replaced whole, never changed in place.
+
+The postings themselves (chunk ids and BM25 impacts of every term, one after the
+other) are two flat arrays in a file beside the database, named in its ``meta``
+(``<index>.postings-<random>``). A reader maps that file: a query's lists are
+views into the page cache, not copies out of SQLite blobs, a server starts without
+reading them, and its worker processes share one copy in memory. Each build writes
+a new postings file before it renames the new database into place, so the old
+database and the old postings stay a pair for readers that still have them open.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
+import os
+import secrets
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +40,7 @@ from index.errors import DocumentNotFound
 from index.errors import IndexCorrupt
 from index.errors import IndexNotBuilt
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 REBUILD_HINT = "run `docqa index --full` to rebuild it"
 
 
@@ -72,8 +82,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
             "max_impact": float,
             "rest_max": float,
             "top_ids": bytes,
-            "chunk_ids": bytes,
-            "impacts": bytes,
+            "start": int,
         },
         pk="id",
     )
@@ -121,43 +130,67 @@ def term_rows(vocabulary: dict[str, int], matrix: PostingMatrix) -> Iterator[dic
             "max_impact": float(impacts.max()) if len(impacts) else 0.0,
             "rest_max": rest_max,
             "top_ids": pack(top_ids, "<i4"),
-            "chunk_ids": pack(ids, "<i4"),
-            "impacts": pack(impacts, "<f8"),
+            "start": int(a),
         }
 
 
-CACHE_MIN_POSTINGS = 4096
-CACHE_BYTES = 256 * 2**20
+POSTINGS_INFIX = ".postings-"
 
 
-class PostingCache:
-    """Least-recently-used posting lists, bounded in bytes; safe across threads."""
+def new_postings_path(index_path: Path) -> Path:
+    """A fresh name for a build's postings file, beside the index it belongs to."""
+    return index_path.with_name(f"{index_path.name}{POSTINGS_INFIX}{secrets.token_hex(6)}")
 
-    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._items: OrderedDict[str, Postings] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def get(self, term: str) -> Postings | None:
-        with self._lock:
-            item = self._items.get(term)
-            if item is not None:
-                self._items.move_to_end(term)
-            return item
+def _impacts_offset(n_postings: int) -> int:
+    """Where the impacts start in a postings file: after the chunk ids, 8-byte aligned."""
+    return (4 * n_postings + 7) // 8 * 8
 
-    def put(self, term: str, postings: Postings) -> None:
-        size = postings.ids.nbytes + postings.impacts.nbytes
-        if size > self.max_bytes:
+
+def store_postings(
+    db: sqlite_utils.Database, postings_path: Path, vocabulary: dict[str, int], matrix: PostingMatrix
+) -> None:
+    """Write the posting arrays to *postings_path* (synced) and the vocabulary rows that point into them."""
+    n = len(matrix.chunk_ids)
+    with open(postings_path, "wb") as handle:
+        np.ascontiguousarray(matrix.chunk_ids, dtype="<i4").tofile(handle)
+        handle.write(b"\0" * (_impacts_offset(n) - 4 * n))
+        np.ascontiguousarray(matrix.impacts, dtype="<f8").tofile(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    db["terms"].insert_all(term_rows(vocabulary, matrix), batch_size=2000)
+    write_meta(db, {"postings_file": postings_path.name, "postings": n})
+
+
+def postings_file_of(index_path: Path) -> str | None:
+    """The name of the postings file the index at *index_path* uses (None if it has none readable)."""
+    try:
+        conn = sqlite3.connect(f"file:{index_path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("select value from meta where key = 'postings_file'").fetchone()
+        finally:
+            conn.close()
+        return json.loads(row[0]) if row else None
+    except (sqlite3.DatabaseError, ValueError):
+        return None
+
+
+class _MappedPostings:
+    """The two posting arrays of an index, mapped read-only from its postings file."""
+
+    def __init__(self, path: Path, n_postings: int) -> None:
+        self.ids = np.zeros(0, np.int32)
+        self.impacts = np.zeros(0)
+        if n_postings == 0:
             return
-        with self._lock:
-            if term in self._items:
-                return
-            self._items[term] = postings
-            self.bytes += size
-            while self.bytes > self.max_bytes:
-                _, old = self._items.popitem(last=False)
-                self.bytes -= old.ids.nbytes + old.impacts.nbytes
+        offset = _impacts_offset(n_postings)
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size != offset + 8 * n_postings:
+                raise ValueError(f"{path.name} holds {size} bytes, not {offset + 8 * n_postings}")
+            self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        self.ids = np.frombuffer(self._map, dtype="<i4", count=n_postings)
+        self.impacts = np.frombuffer(self._map, dtype="<f8", count=n_postings, offset=offset)
 
 
 class ChunkRow(NamedTuple):
@@ -186,6 +219,21 @@ class IndexFile:
         self.path = Path(path)
         if not self.path.exists():
             raise IndexNotBuilt(f"No index at {self.path}; run `docqa index` to build it.")
+        # A build may replace the database (and delete its postings file) between our
+        # opening one and mapping the other: then open the new pair.
+        for attempt in range(3):
+            try:
+                self._open()
+                break
+            except FileNotFoundError as exc:
+                self.db.conn.close()
+                if attempt == 2:
+                    raise IndexCorrupt(
+                        f"{self.path} names a postings file that is missing ({exc.filename}); {REBUILD_HINT}."
+                    ) from exc
+        self._lock = threading.Lock()
+
+    def _open(self) -> None:
         try:
             conn = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
@@ -196,10 +244,11 @@ class IndexFile:
                     f"this docqa reads format {FORMAT_VERSION}; {REBUILD_HINT}."
                 )
             self.stats = Bm25Stats(self.meta["chunks"], self.meta["avgdl"], self.meta["average_idf"])
-        except (sqlite3.DatabaseError, KeyError, ValueError) as exc:
+            self._postings = _MappedPostings(self.path.with_name(self.meta["postings_file"]), self.meta["postings"])
+        except FileNotFoundError:
+            raise
+        except (sqlite3.DatabaseError, KeyError, ValueError, OSError) as exc:
             raise IndexCorrupt(f"{self.path} is not a readable docqa index ({exc}); {REBUILD_HINT}.") from exc
-        self._lock = threading.Lock()
-        self._cache = PostingCache()
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         try:
@@ -218,40 +267,29 @@ class IndexFile:
         return int(self.meta.get("generation", 0))
 
     def postings(self, terms: Iterable[str]) -> dict[str, Postings]:
-        """Return the postings of each term the corpus has.
-
-        Long lists are kept in a bounded in-memory cache, so the common terms of a
-        busy index are read from SQLite once, not on every question.
-        """
+        """Return the postings of each term the corpus has (views into the mapped file)."""
         wanted = sorted(set(terms))
-        found: dict[str, Postings] = {}
-        missing = []
-        for term in wanted:
-            cached = self._cache.get(term)
-            if cached is not None:
-                found[term] = cached
-            else:
-                missing.append(term)
-        if not missing:
-            return found
+        if not wanted:
+            return {}
         rows = self._query(
-            "select term, chunk_ids, impacts, idf, max_impact, top_ids, rest_max from terms "
-            f"where df > 0 and term in ({','.join('?' * len(missing))})",
-            missing,
+            "select term, start, df, idf, max_impact, top_ids, rest_max from terms "
+            f"where df > 0 and term in ({','.join('?' * len(wanted))})",
+            wanted,
         )
-        for term, ids, impacts, idf, max_impact, top_ids, rest_max in rows:
-            chunk_ids = np.frombuffer(ids, dtype="<i4")
-            postings = Postings(
-                chunk_ids,
-                np.frombuffer(impacts, dtype="<f8"),
+        mapped = self._postings
+        found: dict[str, Postings] = {}
+        for term, start, df, idf, max_impact, top_ids, rest_max in rows:
+            if start + df > len(mapped.ids):
+                raise IndexCorrupt(f"{self.path}: the postings of {term!r} lie past its postings file; {REBUILD_HINT}.")
+            ids = mapped.ids[start : start + df]
+            found[term] = Postings(
+                ids,
+                mapped.impacts[start : start + df],
                 idf,
                 max_impact,
-                np.frombuffer(top_ids, dtype="<i4") if top_ids else chunk_ids,
+                np.frombuffer(top_ids, dtype="<i4") if top_ids else ids,
                 rest_max,
             )
-            found[term] = postings
-            if len(postings.ids) >= CACHE_MIN_POSTINGS:
-                self._cache.put(term, postings)
         return found
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import sqlite_utils
@@ -19,7 +20,7 @@ from index.loaders import format_of
 from index.scan import FileEntry
 from index.settings import BuildSettings
 from index.store import pack
-from index.store import term_rows
+from index.store import store_postings
 from index.store import write_meta
 from index.summary import BuildSummary
 
@@ -173,9 +174,13 @@ class IndexWriter:
 
 
 def write_terms(
-    db: sqlite_utils.Database, vocabulary: dict[str, int], doc_terms: list[DocTerms], settings: BuildSettings
+    db: sqlite_utils.Database,
+    postings_path: Path,
+    vocabulary: dict[str, int],
+    doc_terms: list[DocTerms],
+    settings: BuildSettings,
 ) -> None:
-    """Compute BM25 impacts for the whole corpus and store each term's postings.
+    """Compute BM25 impacts for the whole corpus and store each term's postings in *postings_path*.
 
     Empties *doc_terms* once they are joined into corpus-wide arrays, so that the
     per-document copies do not double the build's peak memory.
@@ -193,7 +198,7 @@ def write_terms(
         term_ids, tfs, posting_chunk, lengths, len(vocabulary), Bm25Params(settings.k1, settings.b, settings.epsilon)
     )
     del term_ids, tfs, posting_chunk, counts  # only the matrix is needed from here on
-    db["terms"].insert_all(term_rows(vocabulary, matrix), batch_size=2000)
+    store_postings(db, postings_path, vocabulary, matrix)
     write_meta(
         db,
         {

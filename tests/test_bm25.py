@@ -19,7 +19,8 @@ from index.retrieval import search
 from index.store import FORMAT_VERSION
 from index.store import IndexFile
 from index.store import create_schema
-from index.store import term_rows
+from index.store import new_postings_path
+from index.store import store_postings
 from index.store import write_meta
 
 
@@ -51,7 +52,7 @@ def write_index(path, corpus: list[list[str]], params: Bm25Params) -> None:
     )
     db = sqlite_utils.Database(path)
     create_schema(db)
-    db["terms"].insert_all(term_rows(vocabulary, m))
+    store_postings(db, new_postings_path(path), vocabulary, m)
     write_meta(
         db,
         {

@@ -14,6 +14,7 @@ import pytest
 from index.build import build_index
 from index.errors import BuildInProgress
 from index.errors import DocumentsMissing
+from index.errors import IndexCorrupt
 from index.settings import BuildSettings
 from index.store import IndexFile
 
@@ -52,6 +53,34 @@ def test_rebuild_reuses_unchanged_files_and_reflects_changes(documents, index_pa
     assert index.generation == 3
     assert index.postings(["potato"]) and not index.postings(["lighthous"])
     assert index.postings(["zanzibar"])
+
+
+def test_open_index_keeps_answering_after_a_rebuild_removes_its_postings(documents, index_path):
+    build_index(documents, index_path)
+    old = IndexFile(index_path)
+    expected = {t: (p.ids.tolist(), p.impacts.tolist()) for t, p in old.postings(["potato", "lighthous"]).items()}
+    old_file = index_path.with_name(old.meta["postings_file"])
+    (documents / "new.txt").write_text("Zanzibar exports cloves and nutmeg.\n")
+    build_index(documents, index_path)
+    assert not old_file.exists()  # one postings file per index, however many rebuilds
+    assert [p.name for p in index_path.parent.glob("*.postings-*")] == [IndexFile(index_path).meta["postings_file"]]
+    # ... while a reader of the previous generation still reads its own, unchanged postings
+    got = {t: (p.ids.tolist(), p.impacts.tolist()) for t, p in old.postings(["potato", "lighthous"]).items()}
+    assert got == expected and expected
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_damaged_postings_file_is_reported_with_the_fix(documents, index_path, damage):
+    build_index(documents, index_path)
+    postings = index_path.with_name(IndexFile(index_path).meta["postings_file"])
+    if damage == "missing":
+        postings.unlink()
+    else:
+        postings.write_bytes(postings.read_bytes()[:1000])
+    with pytest.raises(IndexCorrupt, match="docqa index --full"):
+        IndexFile(index_path)
+    build_index(documents, index_path, full=True)
+    assert IndexFile(index_path).postings(["lighthous"])
 
 
 def test_touched_but_identical_file_is_not_reindexed(documents, index_path):
@@ -173,4 +202,6 @@ def test_kill_9_during_build_keeps_the_previous_index(tmp_path):
     assert interrupted >= 2, "no kill landed during a build; the test did not test anything"
     summary = build_index(folder, index_path)
     assert not list(tmp_path.glob("idx.sqlite.tmp-*"))  # leftovers of killed builds are gone
+    postings = [p.name for p in tmp_path.glob("idx.sqlite.postings-*")]
+    assert postings == [IndexFile(index_path).meta["postings_file"]]  # and their postings files
     assert IndexFile(index_path).postings(["chang"]) and summary.documents == DOCS
