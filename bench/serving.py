@@ -50,18 +50,26 @@ end
 """
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children, in MiB."""
-    total = 0
+def memory_mb(pid: int) -> dict[str, float]:
+    """Memory of a server and its workers, in MiB, from /proc/PID/smaps_rollup.
+
+    ``rss`` adds each process's resident set, so pages the workers share (the
+    mapped postings file, the forked interpreter) count once per process; ``pss``
+    divides every shared page among the processes that map it: the memory the
+    server really holds. ``pss_anon`` is its own heap, ``pss_file`` mapped files
+    (page cache the kernel can reclaim and reread).
+    """
+    totals = dict.fromkeys(("Rss", "Pss", "Pss_Anon", "Pss_File"), 0)
     pids = [pid] + [
         int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
     ]
     for p in pids:
-        with open(f"/proc/{p}/status") as handle:
+        with open(f"/proc/{p}/smaps_rollup") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total / 1024
+                key, _, value = line.partition(":")
+                if key in totals:
+                    totals[key] += int(value.split()[0])
+    return {name.lower(): round(kb / 1024) for name, kb in totals.items()}
 
 
 def main() -> None:
@@ -104,7 +112,7 @@ def main() -> None:
                     raise SystemExit("server did not start") from None
                 time.sleep(0.02)
         ready_s = time.perf_counter() - started
-        rss_start = rss_mb(server.pid)
+        memory_start = memory_mb(server.pid)
         qs = questions(300)
         conn = http.client.HTTPConnection("127.0.0.1", port)
         times = []
@@ -118,7 +126,8 @@ def main() -> None:
             "chunks": health["chunks"],
             "workers": args.workers,
             "ready_s": round(ready_s, 2),
-            "rss_mb_at_start": round(rss_start),
+            "rss_mb_at_start": memory_start["rss"],
+            "pss_mb_at_start": memory_start["pss"],
             "ask_p50_ms": round(statistics.median(times), 2),
             "ask_p95_ms": round(sorted(times)[int(len(times) * 0.95)], 2),
         }
@@ -140,7 +149,7 @@ def main() -> None:
                     "wrk_requests": total,
                     "wrk_rps": rps,
                     "wrk_errors": bad + (int(non2xx.group(1)) if non2xx else 0),
-                    "rss_mb_after_load": round(rss_mb(server.pid)),
+                    **{f"{k}_mb_after_load": v for k, v in memory_mb(server.pid).items()},
                 }
             )
         print(json.dumps(result, indent=1))
