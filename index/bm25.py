@@ -101,7 +101,7 @@ def build_matrix(
     avgdl = int(doc_len.sum()) / n_chunks
     df = np.bincount(term_ids, minlength=n_terms).astype(np.int64)
     idf, average_idf = okapi_idf(df, n_chunks, params.epsilon)
-    order = np.argsort(term_ids, kind="stable")  # keeps chunk order inside each term
+    order = group_by_term(term_ids, df)
     chunk_ids = np.empty(len(order), dtype=np.int32)
     impacts = np.empty(len(order), dtype=np.float64)
     # In blocks, so that a million chunks' temporaries do not all live at once.
@@ -118,6 +118,24 @@ def build_matrix(
 
 #: Postings whose impacts are computed together (bounds the build's temporary memory).
 IMPACT_BLOCK = 1 << 22
+#: From this many postings, a compiled counting sort groups them (worth loading numba for).
+COMPILED_GROUPING_MIN = 2_000_000
+
+
+def group_by_term(term_ids: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Posting positions ordered by term, keeping chunk order within each term (a stable sort).
+
+    *df* is each term's number of postings. Large builds use a compiled counting
+    sort (linear); small ones, or machines without numba, numpy's merge sort.
+    """
+    if len(term_ids) >= COMPILED_GROUPING_MIN:
+        try:
+            from index.kernels import counting_order
+        except (ImportError, OSError, RuntimeError):
+            pass
+        else:
+            return counting_order(term_ids, df)
+    return np.argsort(term_ids, kind="stable")
 
 
 def okapi_impacts(

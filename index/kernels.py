@@ -3,7 +3,7 @@
 Scores are built exactly as rank_bm25 builds them (0.0 plus each term's impact, in
 query order), so no pruning is needed to stay exact, and a compiled loop over every
 posting is faster than pruning in numpy up to millions of chunks. Imported lazily
-(numba takes half a second to load): the build never needs it.
+(numba takes half a second to load): only large builds use it, to group postings.
 """
 
 from __future__ import annotations
@@ -95,3 +95,25 @@ def _readonly(array: np.ndarray, dtype: type) -> np.ndarray:
     view = np.ascontiguousarray(array, dtype=dtype).view()
     view.flags.writeable = False
     return view
+
+
+@numba.njit(cache=True, nogil=True)
+def _counting_order(term_ids, next_slot, order):  # pragma: no cover - compiled
+    for p in range(len(term_ids)):
+        term = term_ids[p]
+        order[next_slot[term]] = p
+        next_slot[term] += 1
+
+
+def counting_order(term_ids: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """``np.argsort(term_ids, kind="stable")`` by counting sort, given each term's count *df*.
+
+    One linear pass instead of an n log n merge sort: at a million chunks (hundreds
+    of millions of postings) this is seconds instead of half a minute, and the
+    order fits in int32 (half the memory).
+    """
+    next_slot = np.zeros(len(df), np.int64)
+    np.cumsum(df[:-1], out=next_slot[1:])
+    order = np.empty(len(term_ids), np.int32 if len(term_ids) < 2**31 else np.int64)
+    _counting_order(term_ids, next_slot, order)
+    return order

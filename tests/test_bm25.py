@@ -77,6 +77,8 @@ def full_scores(index: IndexFile, query: list[str]) -> np.ndarray:
 @pytest.mark.parametrize("params", [Bm25Params(), Bm25Params(1.2, 0.4, 0.5), Bm25Params(2.0, 1.0, 0.0)])
 def test_scores_and_top10_equal_rank_bm25(tmp_path, seed, params, monkeypatch):
     monkeypatch.setattr(bm25, "IMPACT_BLOCK", 97)  # impacts computed over many blocks
+    # postings grouped by the compiled counting sort for odd seeds, by numpy's sort for even ones
+    monkeypatch.setattr(bm25, "COMPILED_GROUPING_MIN", 0 if seed % 2 else 10**9)
     rng = random.Random(seed)
     corpus = random_corpus(rng, rng.randint(30, 400), rng.randint(20, 300))
     path = tmp_path / "bm25.sqlite"
@@ -208,3 +210,13 @@ def test_compiled_ranking_equals_adding_every_list_ties_included():
             assert ids.tolist() == want
             assert scores.tolist() == dense[want].tolist()  # bit-equal: same additions, same order
     assert dense_top_k(10, [], 5)[0].tolist() == []
+
+
+def test_counting_sort_groups_postings_as_a_stable_sort_does():
+    from index.kernels import counting_order
+
+    rng = np.random.default_rng(5)
+    for n_terms in (1, 7, 1000):
+        term_ids = (rng.zipf(1.5, 20_000) % n_terms).astype(np.int32)
+        df = np.bincount(term_ids, minlength=n_terms + 3)  # and terms no chunk uses any more
+        assert counting_order(term_ids, df).tolist() == np.argsort(term_ids, kind="stable").tolist()
