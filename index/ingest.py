@@ -76,20 +76,25 @@ def ingest_file(path: Path, relpath: str, settings: BuildSettings) -> Ingested:
         settings.language, Analyzer(settings.language)
     )
     chunks = chunk_document(loaded.text, loaded.blocks, settings.chunk_words, settings.chunk_overlap, settings.language)
-    title_terms = Counter(analyzer.terms(loaded.title)) if settings.title_in_chunks else Counter()
+    title_terms = analyzer.terms(loaded.title) if settings.title_in_chunks else []
     local: dict[str, int] = {}
     term_index: list[int] = []
     tfs: list[int] = []
     counts: list[int] = []
     lengths: list[int] = []
+    text = loaded.text
     for chunk in chunks:
-        bag = Counter(analyzer.terms(loaded.text[chunk.start : chunk.end]))
-        bag.update(title_terms)
-        lengths.append(sum(bag.values()))
+        # This loop runs for every chunk of a build: counting and lookups stay in C
+        # (Counter, map), with Python code only for a chunk's first-seen terms.
+        terms = analyzer.terms(text[chunk.start : chunk.end]) + title_terms
+        bag = Counter(terms)
+        lengths.append(len(terms))
         counts.append(len(bag))
-        for term, tf in bag.items():
-            term_index.append(local.setdefault(term, len(local)))
-            tfs.append(tf)
+        ids = list(map(local.get, bag))
+        if None in ids:
+            ids = [local.setdefault(t, len(local)) if i is None else i for t, i in zip(bag, ids, strict=True)]
+        term_index.extend(ids)
+        tfs.extend(bag.values())
     return Ingested(
         relpath,
         sha,
