@@ -50,6 +50,10 @@ ENGLISH_STOP_WORDS = frozenset(
 
 STOP_WORDS_BY_LANGUAGE: dict[str, frozenset[str]] = {"english": ENGLISH_STOP_WORDS}
 
+#: Bumped whenever a text's terms change, so that a build re-reads every file
+#: instead of mixing terms of two analyzers (stored in the index's settings).
+ANALYZER_VERSION = 2
+
 
 class Token(NamedTuple):
     """One index term and the span of the original text it came from."""
@@ -169,6 +173,19 @@ def lemmatize(word: str, language: str) -> str:
     return simplemma.lemmatize(word, lang=iso).casefold()
 
 
+# "-ship" nouns made from a person or act noun ("relationship", "leadership",
+# "membership", "dictatorship") mean the relation itself, but Snowball keeps the
+# suffix, so "relationship" never meets "relations". Compounds of the noun "ship"
+# ("battleship", "flagship", "hardship") do not end their first part this way.
+_SHIP_NOUN = re.compile(r"([^\W\d_]{3,}(?:ion|er|or|an|en))ship(s?)")
+
+
+def strip_ship(word: str) -> str:
+    """"relationships" -> "relations", "leadership" -> "leader"; other words unchanged."""
+    match = _SHIP_NOUN.fullmatch(word)
+    return match.group(1) + match.group(2) if match else word
+
+
 @lru_cache(maxsize=500_000)
 def _stem_word(language: str, raw: str) -> str:
     """Map a raw word to its term, or "" for a stop word; cached so each word is analyzed once."""
@@ -182,4 +199,6 @@ def _stem_word(language: str, raw: str) -> str:
     word = lemmatize(word, language)
     if word in stop_words:
         return ""
+    if language in ("english", "porter"):
+        word = strip_ship(word)
     return _stemmer_for(language).stemWord(word)

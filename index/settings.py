@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from typing import NamedTuple
 
+from index.analysis import ANALYZER_VERSION
 from index.errors import SettingError
 
 
@@ -111,6 +112,7 @@ class BuildSettings:
     def tokenization_key(self) -> dict[str, Any]:
         """Return what a stored chunk's terms depend on (BM25 numbers are recomputed anyway)."""
         return {
+            "analyzer": ANALYZER_VERSION,
             "language": self.language,
             "chunk_words": self.chunk_words,
             "chunk_overlap": self.chunk_overlap,

@@ -19,6 +19,13 @@ def test_stop_words_are_dropped_and_words_stemmed():
     assert A.terms("Who is leading the parties?") == ["lead", "parti"]
 
 
+def test_ship_nouns_meet_their_base_word_but_ship_compounds_stay():
+    assert A.terms("relationship relationships") == A.terms("relations relation")
+    assert A.terms("leadership membership") == A.terms("leaders members")
+    for compound in ("battleship", "hardship", "flagship", "worship", "friendship"):
+        assert A.terms(compound) == [compound]
+
+
 def test_numbers_are_kept_whole():
     assert A.terms("UNSCR 2334 in 1965 with 1.5 million and 1,000 people") == [
         "unscr",
