@@ -181,7 +181,7 @@ _SHIP_NOUN = re.compile(r"([^\W\d_]{3,}(?:ion|er|or|an|en))ship(s?)")
 
 
 def strip_ship(word: str) -> str:
-    """"relationships" -> "relations", "leadership" -> "leader"; other words unchanged."""
+    """ "relationships" -> "relations", "leadership" -> "leader"; other words unchanged."""
     match = _SHIP_NOUN.fullmatch(word)
     return match.group(1) + match.group(2) if match else word
 

@@ -19,6 +19,7 @@ from index.ingest import Ingested
 from index.loaders import format_of
 from index.scan import FileEntry
 from index.settings import BuildSettings
+from index.store import insert_rows
 from index.store import pack
 from index.store import store_postings
 from index.store import write_meta
@@ -184,18 +185,6 @@ class IndexWriter:
             if rows:
                 insert_rows(self.db, table, rows)
                 rows.clear()
-
-
-def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:
-    """Insert rows that all have the same keys, with one prepared statement.
-
-    The tables were created by ``create_schema`` and the values are already of
-    their columns' types, so sqlite-utils' ``insert_all`` checks (a Python call per
-    value, the main process's largest cost in a million-chunk build) are skipped.
-    """
-    columns = list(rows[0])
-    names = ", ".join(f"[{c}]" for c in columns)
-    db.conn.executemany(f"insert into [{table}] ({names}) values ({', '.join(':' + c for c in columns)})", rows)
 
 
 def write_terms(
