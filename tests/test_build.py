@@ -15,6 +15,7 @@ from index.build import build_index
 from index.errors import BuildInProgress
 from index.errors import DocumentsMissing
 from index.errors import IndexCorrupt
+from index.scan import scan_documents
 from index.settings import BuildSettings
 from index.store import IndexFile
 
@@ -129,6 +130,25 @@ def test_symlink_outside_documents_is_not_followed(documents, index_path, tmp_pa
     docs = {d["path"]: d for d in IndexFile(index_path).documents()}
     assert docs["link.txt"]["status"] == "skipped"
     assert not IndexFile(index_path).postings(["swordfish"])
+
+
+def test_scan_walks_subfolders_but_not_hidden_entries_or_linked_folders(tmp_path):
+    root = tmp_path / "docs"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "deep.md").write_text("# Deep\n\nText.\n")
+    (root / "top.txt").write_text("Top.")
+    (root / ".git").mkdir()
+    (root / ".git" / "config.txt").write_text("hidden folder")
+    (root / "a" / ".draft.txt").write_text("hidden file")
+    (root / "notes.xyz").write_text("unsupported")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "private.txt").write_text("not under documents/")
+    (root / "linked").symlink_to(outside, target_is_directory=True)
+    entries = scan_documents(root)
+    assert [e.relpath for e in entries] == ["a/b/deep.md", "notes.xyz", "top.txt"]
+    assert [e.skip_reason is None for e in entries] == [True, False, True]
+    assert entries[0].size == len("# Deep\n\nText.\n") and entries[0].path == root / "a" / "b" / "deep.md"
 
 
 def test_missing_documents_folder(tmp_path):
