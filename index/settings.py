@@ -27,7 +27,12 @@ class Setting(NamedTuple):
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("documents", "documents", str, "Folder of documents to index."),
-    Setting("index", "", str, "Index file; empty means docqa.sqlite in Flask's instance folder."),
+    Setting(
+        "index",
+        "",
+        str,
+        "Index file (its postings file sits beside it); empty means docqa.sqlite in Flask's instance folder.",
+    ),
     Setting("language", "english", str, "Language for stemming and stop words (a Snowball name)."),
     Setting("chunk_words", 120, int, "Target words per chunk; chunks end on sentence boundaries."),
     Setting("chunk_overlap", 1, int, "Sentences a chunk repeats from the end of the previous one."),
