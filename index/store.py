@@ -1,6 +1,8 @@
 """The index file: one SQLite database, written with sqlite-utils, read by queries.
 
-Tables: ``documents`` (one row per file, failures included), ``chunks`` (passages
+Tables: ``documents`` (one row per file, failures included), ``text_pages`` (each
+document's text in pieces of ``TEXT_PAGE_CHARS`` characters, so that a passage of a
+book-sized file is read without reading the whole file), ``chunks`` (passages
 with their offsets), ``document_terms`` (each document's raw term counts, so an
 incremental build can recompute BM25 without re-reading unchanged files), ``terms``
 (the vocabulary: each term's df, idf, pruning bounds and where its postings start)
@@ -41,7 +43,7 @@ from index.errors import DocumentNotFound
 from index.errors import IndexCorrupt
 from index.errors import IndexNotBuilt
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 REBUILD_HINT = "run `docqa index --full` to rebuild it"
 
 
@@ -59,7 +61,6 @@ def create_schema(db: sqlite_utils.Database) -> None:
             "status": str,
             "error": str,
             "chunk_count": int,
-            "text": str,
         },
         pk="id",
     )
@@ -70,6 +71,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
     )
     db["chunks"].create_index(["document_id", "ordinal"], unique=True)
     db["chunks"].create_index(["id"], unique=True)
+    db["text_pages"].create({"document_id": str, "page": int, "text": str}, pk=("document_id", "page"))
     db["document_terms"].create(
         {"document_id": str, "lengths": bytes, "counts": bytes, "term_ids": bytes, "tfs": bytes},
         pk="document_id",
@@ -107,6 +109,18 @@ def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None
     names = ", ".join(f"[{c}]" for c in columns)
     with db.conn:  # committed, as insert_all would
         db.conn.executemany(f"insert into [{table}] ({names}) values ({', '.join(':' + c for c in columns)})", rows)
+
+
+#: Characters per stored piece of a document's text: a passage is read from one or two pieces.
+TEXT_PAGE_CHARS = 16_384
+
+
+def text_pages(document_id: str, text: str) -> list[dict[str, Any]]:
+    """The ``text_pages`` rows of a document's text."""
+    return [
+        {"document_id": document_id, "page": n, "text": text[a : a + TEXT_PAGE_CHARS]}
+        for n, a in enumerate(range(0, len(text), TEXT_PAGE_CHARS))
+    ]
 
 
 def pack(array: np.ndarray, dtype: str) -> bytes:
@@ -324,12 +338,30 @@ class IndexFile:
         if not order:
             return []
         rows = self._query(
-            'select c.idx, c.id, c.document_id, c.ordinal, c.section, c.start, c."end", '
-            'substr(d.text, c.start + 1, c."end" - c.start), d.title, d.path '
+            'select c.idx, c.id, c.document_id, c.ordinal, c.section, c.start, c."end", d.title, d.path '
             f"from chunks c join documents d on d.id = c.document_id where c.idx in ({','.join('?' * len(order))})",
             order,
         )
-        by_idx = {r[0]: ChunkRow(*r) for r in rows}
+        # The pages the chunks cover, read in one query per document.
+        wanted: dict[str, set[int]] = {}
+        for _, _, doc, _, _, start, end, *_ in rows:
+            first, last = start // TEXT_PAGE_CHARS, max(start, end - 1) // TEXT_PAGE_CHARS
+            wanted.setdefault(doc, set()).update(range(first, last + 1))
+        pages = {
+            (doc, n): text
+            for doc, numbers in wanted.items()
+            for n, text in self._query(
+                f"select page, text from text_pages where document_id = ? and page in ({','.join('?' * len(numbers))})",
+                [doc, *sorted(numbers)],
+            )
+        }
+        by_idx = {}
+        for idx, cid, doc, ordinal, section, start, end, title, path in rows:
+            first, last = start // TEXT_PAGE_CHARS, max(start, end - 1) // TEXT_PAGE_CHARS
+            joined = "".join(pages.get((doc, n), "") for n in range(first, last + 1))
+            base = first * TEXT_PAGE_CHARS
+            text = joined[start - base : end - base]
+            by_idx[idx] = ChunkRow(idx, cid, doc, ordinal, section, start, end, text, title, path)
         return [by_idx[i] for i in order if i in by_idx]
 
     def documents(self) -> list[dict[str, Any]]:
@@ -346,13 +378,15 @@ class IndexFile:
         :raises DocumentNotFound: no document has that id.
         """
         rows = self._query(
-            "select id, path, title, format, size, status, error, chunk_count, text from documents where id = ?",
+            "select id, path, title, format, size, status, error, chunk_count from documents where id = ?",
             [document_id],
         )
         if not rows:
             raise DocumentNotFound(f"No document with id {document_id!r}; list them at /api/documents.")
-        keys = ("id", "path", "title", "format", "size", "status", "error", "chunk_count", "text")
+        keys = ("id", "path", "title", "format", "size", "status", "error", "chunk_count")
         doc = dict(zip(keys, rows[0], strict=True))
+        pages = self._query("select text from text_pages where document_id = ? order by page", [document_id])
+        doc["text"] = "".join(text for (text,) in pages)
         doc["chunks"] = [
             {"chunk_id": cid, "ordinal": o, "section": s, "start": a, "end": b}
             for cid, o, s, a, b in self._query(

@@ -22,6 +22,7 @@ from index.settings import BuildSettings
 from index.store import insert_rows
 from index.store import pack
 from index.store import store_postings
+from index.store import text_pages
 from index.store import write_meta
 from index.summary import BuildSummary
 
@@ -57,6 +58,7 @@ class IndexWriter:
         self._documents: list[dict] = []
         self._chunks: list[dict] = []
         self._terms: list[dict] = []
+        self._pages: list[dict] = []
 
     def _row(self, entry: FileEntry, **values) -> dict:
         row = {
@@ -70,7 +72,6 @@ class IndexWriter:
             "status": "ok",
             "error": None,
             "chunk_count": 0,
-            "text": "",
         }
         row.update(values)
         return row
@@ -84,10 +85,11 @@ class IndexWriter:
         doc_id = previous["id"]
         db = self.db
         db.execute(
-            "insert into main.documents select id, path, title, format, ?, ?, sha256, status, error, chunk_count, "
-            "text from old.documents where id = ?",
+            "insert into main.documents select id, path, title, format, ?, ?, sha256, status, error, chunk_count "
+            "from old.documents where id = ?",
             [entry.size, entry.mtime_ns, doc_id],
         )
+        db.execute("insert into main.text_pages select * from old.text_pages where document_id = ?", [doc_id])
         if previous["status"] != "ok":
             error = db.execute("select error from main.documents where id = ?", [doc_id]).fetchone()[0]
             self.summary.failed += 1
@@ -124,9 +126,9 @@ class IndexWriter:
                 title=result.title,
                 format=result.format,
                 chunk_count=len(result.chunks),
-                text=result.text,
             )
         )
+        self._pages.extend(text_pages(doc_id, result.text))
         base = self.next_idx
         self._chunks.extend(
             {
@@ -181,7 +183,13 @@ class IndexWriter:
 
     def flush(self) -> None:
         """Insert the buffered rows."""
-        for table, rows in (("documents", self._documents), ("chunks", self._chunks), ("document_terms", self._terms)):
+        tables = (
+            ("documents", self._documents),
+            ("text_pages", self._pages),
+            ("chunks", self._chunks),
+            ("document_terms", self._terms),
+        )
+        for table, rows in tables:
             if rows:
                 insert_rows(self.db, table, rows)
                 rows.clear()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from index import store
 from index.build import build_index
 from index.errors import BuildInProgress
 from index.errors import DocumentsMissing
@@ -33,8 +34,21 @@ def test_first_build_indexes_every_format(documents, index_path):
     assert formats == {"txt", "md", "html", "pdf"}
     assert index.meta["chunks"] == summary.chunks == len(rows(index_path, "select idx from chunks"))
     # the chunk text the index serves is exactly the document text between its offsets
-    texts = dict(rows(index_path, "select id, text from documents"))
+    texts = {d["id"]: index.document(d["id"])["text"] for d in index.documents()}
     for chunk in index.chunks(range(summary.chunks)):
+        assert chunk.text == texts[chunk.document_id][chunk.start : chunk.end] and chunk.text.strip()
+
+
+def test_text_is_read_back_whole_across_text_pages(documents, index_path, monkeypatch):
+    monkeypatch.setattr(store, "TEXT_PAGE_CHARS", 97)  # every passage spans several pages
+    build_index(documents, index_path)
+    (documents / "extra.txt").write_text("Zanzibar exports cloves. " * 40)
+    build_index(documents, index_path)  # the first four files' pages are copied, not rewritten
+    index = IndexFile(index_path)
+    texts = {d["id"]: index.document(d["id"])["text"] for d in index.documents()}
+    assert "Zanzibar exports cloves. Zanzibar" in "".join(texts.values())
+    assert max(len(t) for t in texts.values()) > 3 * 97
+    for chunk in index.chunks(range(index.meta["chunks"])):
         assert chunk.text == texts[chunk.document_id][chunk.start : chunk.end] and chunk.text.strip()
 
 
