@@ -1,4 +1,4 @@
-"""Compiled ranking: add up a query's posting lists in one tight loop (numba).
+"""Compiled loops (numba): a query's ranking, and a large build's grouping of postings by term.
 
 Scores are built exactly as rank_bm25 builds them (0.0 plus each term's impact, in
 query order), so no pruning is needed to stay exact, and a compiled loop over every
