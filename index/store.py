@@ -1,8 +1,9 @@
 """The index file: one SQLite database, written with sqlite-utils, read by queries.
 
 Tables: ``documents`` (one row per file, failures included), ``text_pages`` (each
-document's text in pieces of ``TEXT_PAGE_CHARS`` characters, so that a passage of a
-book-sized file is read without reading the whole file), ``chunks`` (passages
+document's text in pieces of ``TEXT_PAGE_CHARS`` characters, numbered consecutively
+from the document's ``first_page``, so that a passage of a book-sized file is read
+without reading the whole file), ``chunks`` (passages
 with their offsets), ``document_terms`` (each document's raw term counts, so an
 incremental build can recompute BM25 without re-reading unchanged files), ``terms``
 (the vocabulary: each term's df, idf, pruning bounds and where its postings start)
@@ -43,7 +44,7 @@ from index.errors import DocumentNotFound
 from index.errors import IndexCorrupt
 from index.errors import IndexNotBuilt
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 REBUILD_HINT = "run `docqa index --full` to rebuild it"
 
 
@@ -61,6 +62,8 @@ def create_schema(db: sqlite_utils.Database) -> None:
             "status": str,
             "error": str,
             "chunk_count": int,
+            "first_page": int,
+            "pages": int,
         },
         pk="id",
     )
@@ -71,7 +74,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
     )
     db["chunks"].create_index(["document_id", "ordinal"], unique=True)
     db["chunks"].create_index(["id"], unique=True)
-    db["text_pages"].create({"document_id": str, "page": int, "text": str}, pk=("document_id", "page"))
+    db["text_pages"].create({"id": int, "text": str}, pk="id")
     db["document_terms"].create(
         {"document_id": str, "lengths": bytes, "counts": bytes, "term_ids": bytes, "tfs": bytes},
         pk="document_id",
@@ -115,12 +118,9 @@ def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None
 TEXT_PAGE_CHARS = 16_384
 
 
-def text_pages(document_id: str, text: str) -> list[dict[str, Any]]:
-    """The ``text_pages`` rows of a document's text."""
-    return [
-        {"document_id": document_id, "page": n, "text": text[a : a + TEXT_PAGE_CHARS]}
-        for n, a in enumerate(range(0, len(text), TEXT_PAGE_CHARS))
-    ]
+def text_pages(text: str) -> list[str]:
+    """A document's text cut into the pieces stored as its ``text_pages``."""
+    return [text[a : a + TEXT_PAGE_CHARS] for a in range(0, len(text), TEXT_PAGE_CHARS)]
 
 
 def pack(array: np.ndarray, dtype: str) -> bytes:
@@ -338,27 +338,26 @@ class IndexFile:
         if not order:
             return []
         rows = self._query(
-            'select c.idx, c.id, c.document_id, c.ordinal, c.section, c.start, c."end", d.title, d.path '
-            f"from chunks c join documents d on d.id = c.document_id where c.idx in ({','.join('?' * len(order))})",
+            'select c.idx, c.id, c.document_id, c.ordinal, c.section, c.start, c."end", d.title, d.path, '
+            "d.first_page from chunks c join documents d on d.id = c.document_id "
+            f"where c.idx in ({','.join('?' * len(order))})",
             order,
         )
-        # The pages the chunks cover, read in one query per document.
-        wanted: dict[str, set[int]] = {}
-        for _, _, doc, _, _, start, end, *_ in rows:
-            first, last = start // TEXT_PAGE_CHARS, max(start, end - 1) // TEXT_PAGE_CHARS
-            wanted.setdefault(doc, set()).update(range(first, last + 1))
-        pages = {
-            (doc, n): text
-            for doc, numbers in wanted.items()
-            for n, text in self._query(
-                f"select page, text from text_pages where document_id = ? and page in ({','.join('?' * len(numbers))})",
-                [doc, *sorted(numbers)],
-            )
-        }
+        # The text pages the chunks cover, in one query.
+        wanted = sorted(
+            {
+                first_page + n
+                for *_, start, end, _, _, first_page in rows
+                for n in range(start // TEXT_PAGE_CHARS, max(start, end - 1) // TEXT_PAGE_CHARS + 1)
+            }
+        )
+        pages = dict(
+            self._query(f"select id, text from text_pages where id in ({','.join('?' * len(wanted))})", wanted)
+        )
         by_idx = {}
-        for idx, cid, doc, ordinal, section, start, end, title, path in rows:
+        for idx, cid, doc, ordinal, section, start, end, title, path, first_page in rows:
             first, last = start // TEXT_PAGE_CHARS, max(start, end - 1) // TEXT_PAGE_CHARS
-            joined = "".join(pages.get((doc, n), "") for n in range(first, last + 1))
+            joined = "".join(pages.get(first_page + n, "") for n in range(first, last + 1))
             base = first * TEXT_PAGE_CHARS
             text = joined[start - base : end - base]
             by_idx[idx] = ChunkRow(idx, cid, doc, ordinal, section, start, end, text, title, path)
@@ -378,14 +377,18 @@ class IndexFile:
         :raises DocumentNotFound: no document has that id.
         """
         rows = self._query(
-            "select id, path, title, format, size, status, error, chunk_count from documents where id = ?",
+            "select id, path, title, format, size, status, error, chunk_count, first_page, pages "
+            "from documents where id = ?",
             [document_id],
         )
         if not rows:
             raise DocumentNotFound(f"No document with id {document_id!r}; list them at /api/documents.")
         keys = ("id", "path", "title", "format", "size", "status", "error", "chunk_count")
-        doc = dict(zip(keys, rows[0], strict=True))
-        pages = self._query("select text from text_pages where document_id = ? order by page", [document_id])
+        doc = dict(zip(keys, rows[0][:8], strict=True))
+        first, count = rows[0][8:]
+        pages = self._query(
+            "select text from text_pages where id between ? and ? order by id", [first, first + count - 1]
+        )
         doc["text"] = "".join(text for (text,) in pages)
         doc["chunks"] = [
             {"chunk_id": cid, "ordinal": o, "section": s, "start": a, "end": b}

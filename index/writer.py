@@ -59,6 +59,7 @@ class IndexWriter:
         self._chunks: list[dict] = []
         self._terms: list[dict] = []
         self._pages: list[dict] = []
+        self.next_page = 1  # id of the next text page: a document's pages are consecutive
 
     def _row(self, entry: FileEntry, **values) -> dict:
         row = {
@@ -72,6 +73,8 @@ class IndexWriter:
             "status": "ok",
             "error": None,
             "chunk_count": 0,
+            "first_page": 0,
+            "pages": 0,
         }
         row.update(values)
         return row
@@ -84,12 +87,17 @@ class IndexWriter:
         """Reuse a document's rows from the attached old index, renumbering its chunks."""
         doc_id = previous["id"]
         db = self.db
+        old_first, pages = db.execute("select first_page, pages from old.documents where id = ?", [doc_id]).fetchone()
         db.execute(
-            "insert into main.documents select id, path, title, format, ?, ?, sha256, status, error, chunk_count "
-            "from old.documents where id = ?",
-            [entry.size, entry.mtime_ns, doc_id],
+            "insert into main.documents select id, path, title, format, ?, ?, sha256, status, error, chunk_count, "
+            "?, pages from old.documents where id = ?",
+            [entry.size, entry.mtime_ns, self.next_page, doc_id],
         )
-        db.execute("insert into main.text_pages select * from old.text_pages where document_id = ?", [doc_id])
+        db.execute(
+            "insert into main.text_pages (id, text) select id + ?, text from old.text_pages where id between ? and ?",
+            [self.next_page - old_first, old_first, old_first + pages - 1],
+        )
+        self.next_page += pages
         if previous["status"] != "ok":
             error = db.execute("select error from main.documents where id = ?", [doc_id]).fetchone()[0]
             self.summary.failed += 1
@@ -119,6 +127,7 @@ class IndexWriter:
             return
         assert result.chunks is not None and result.terms is not None
         doc_id = document_id(entry.relpath)
+        pages = text_pages(result.text)
         self._documents.append(
             self._row(
                 entry,
@@ -126,9 +135,12 @@ class IndexWriter:
                 title=result.title,
                 format=result.format,
                 chunk_count=len(result.chunks),
+                first_page=self.next_page,
+                pages=len(pages),
             )
         )
-        self._pages.extend(text_pages(doc_id, result.text))
+        self._pages.extend({"id": self.next_page + n, "text": page} for n, page in enumerate(pages))
+        self.next_page += len(pages)
         base = self.next_idx
         self._chunks.extend(
             {
