@@ -122,9 +122,11 @@ def build_index(
         _remove_stale_files(index_path)
         tmp = index_path.with_name(f"{index_path.name}.tmp-{os.getpid()}")
         postings = new_postings_path(index_path)
+        replaced = False
         try:
             summary = _build(documents_dir, index_path, tmp, postings, settings, full, progress, lock_fd)
             os.replace(tmp, index_path)
+            replaced = True  # from here the new postings file is the one in use
             _fsync_dir(index_path.parent)
             _remove_stale_files(index_path)  # the previous generation's postings
             return summary
@@ -141,7 +143,7 @@ def build_index(
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-            if postings_file_of(index_path) != postings.name:
+            if not replaced:
                 with contextlib.suppress(OSError):
                     postings.unlink()
 

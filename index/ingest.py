@@ -15,6 +15,7 @@ import signal
 import threading
 from collections import Counter
 from collections import deque
+from collections.abc import Iterable
 from collections.abc import Iterator
 from concurrent.futures import Future
 from concurrent.futures import ProcessPoolExecutor
@@ -84,16 +85,12 @@ def ingest_file(path: Path, relpath: str, settings: BuildSettings) -> Ingested:
     lengths: list[int] = []
     text = loaded.text
     for chunk in chunks:
-        # This loop runs for every chunk of a build: counting and lookups stay in C
-        # (Counter, map), with Python code only for a chunk's first-seen terms.
+        # This loop runs for every chunk of a build: counting stays in C (Counter).
         terms = analyzer.terms(text[chunk.start : chunk.end]) + title_terms
         bag = Counter(terms)
         lengths.append(len(terms))
         counts.append(len(bag))
-        ids = list(map(local.get, bag))
-        if None in ids:
-            ids = [local.setdefault(t, len(local)) if i is None else i for t, i in zip(bag, ids, strict=True)]
-        term_index.extend(ids)
+        term_index.extend(number_terms(local, bag))
         tfs.extend(bag.values())
     return Ingested(
         relpath,
@@ -109,6 +106,19 @@ def ingest_file(path: Path, relpath: str, settings: BuildSettings) -> Ingested:
         np.array(counts, np.int32),
         np.array(lengths, np.int32),
     )
+
+
+def number_terms(numbers: dict[str, int], terms: Iterable[str]) -> list[int]:
+    """The number of each term in *numbers*, giving new terms the next free numbers.
+
+    Runs for every chunk and every document of a build: most terms are known, so one
+    C-level lookup pass finds them and only the misses take the slower path.
+    """
+    terms = list(terms)
+    ids = list(map(numbers.get, terms))
+    if None in ids:
+        ids = [numbers.setdefault(t, len(numbers)) if i is None else i for t, i in zip(terms, ids, strict=True)]
+    return ids
 
 
 PARALLEL_MIN_FILES = 64

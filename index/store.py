@@ -44,7 +44,7 @@ from index.errors import DocumentNotFound
 from index.errors import IndexCorrupt
 from index.errors import IndexNotBuilt
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 REBUILD_HINT = "run `docqa index --full` to rebuild it"
 
 
@@ -85,7 +85,6 @@ def create_schema(db: sqlite_utils.Database) -> None:
             "term": str,
             "df": int,
             "idf": float,
-            "max_impact": float,
             "rest_max": float,
             "top_ids": bytes,
             "start": int,
@@ -118,6 +117,11 @@ def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None
 TEXT_PAGE_CHARS = 16_384
 
 
+def _page_numbers(start: int, end: int) -> range:
+    """The numbers (within its document) of the text pages holding ``text[start:end]``."""
+    return range(start // TEXT_PAGE_CHARS, max(start, end - 1) // TEXT_PAGE_CHARS + 1)
+
+
 def text_pages(text: str) -> list[str]:
     """A document's text cut into the pieces stored as its ``text_pages``."""
     return [text[a : a + TEXT_PAGE_CHARS] for a in range(0, len(text), TEXT_PAGE_CHARS)]
@@ -138,7 +142,6 @@ class Postings(NamedTuple):
     ids: np.ndarray
     impacts: np.ndarray
     idf: float
-    max_impact: float
     top_ids: np.ndarray
     rest_max: float
 
@@ -155,7 +158,6 @@ def term_rows(vocabulary: dict[str, int], matrix: PostingMatrix) -> Iterator[dic
             "term": term,
             "df": int(matrix.df[tid]),
             "idf": float(matrix.idf[tid]),
-            "max_impact": float(impacts.max()) if len(impacts) else 0.0,
             "rest_max": rest_max,
             "top_ids": pack(top_ids, "<i4"),
             "start": int(a),
@@ -302,13 +304,13 @@ class IndexFile:
         if not wanted:
             return {}
         rows = self._query(
-            "select term, start, df, idf, max_impact, top_ids, rest_max from terms "
+            "select term, start, df, idf, top_ids, rest_max from terms "
             f"where df > 0 and term in ({','.join('?' * len(wanted))})",
             wanted,
         )
         mapped = self._postings
         found: dict[str, Postings] = {}
-        for term, start, df, idf, max_impact, top_ids, rest_max in rows:
+        for term, start, df, idf, top_ids, rest_max in rows:
             if start + df > len(mapped.ids):
                 raise IndexCorrupt(f"{self.path}: the postings of {term!r} lie past its postings file; {REBUILD_HINT}.")
             ids = mapped.ids[start : start + df]
@@ -316,7 +318,6 @@ class IndexFile:
                 ids,
                 mapped.impacts[start : start + df],
                 idf,
-                max_impact,
                 np.frombuffer(top_ids, dtype="<i4") if top_ids else ids,
                 rest_max,
             )
@@ -345,20 +346,16 @@ class IndexFile:
         )
         # The text pages the chunks cover, in one query.
         wanted = sorted(
-            {
-                first_page + n
-                for *_, start, end, _, _, first_page in rows
-                for n in range(start // TEXT_PAGE_CHARS, max(start, end - 1) // TEXT_PAGE_CHARS + 1)
-            }
+            {first_page + n for *_, start, end, _, _, first_page in rows for n in _page_numbers(start, end)}
         )
         pages = dict(
             self._query(f"select id, text from text_pages where id in ({','.join('?' * len(wanted))})", wanted)
         )
         by_idx = {}
         for idx, cid, doc, ordinal, section, start, end, title, path, first_page in rows:
-            first, last = start // TEXT_PAGE_CHARS, max(start, end - 1) // TEXT_PAGE_CHARS
-            joined = "".join(pages.get(first_page + n, "") for n in range(first, last + 1))
-            base = first * TEXT_PAGE_CHARS
+            numbers = _page_numbers(start, end)
+            joined = "".join(pages.get(first_page + n, "") for n in numbers)
+            base = numbers[0] * TEXT_PAGE_CHARS
             text = joined[start - base : end - base]
             by_idx[idx] = ChunkRow(idx, cid, doc, ordinal, section, start, end, text, title, path)
         return [by_idx[i] for i in order if i in by_idx]

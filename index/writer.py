@@ -16,6 +16,7 @@ import sqlite_utils
 from index.bm25 import Bm25Params
 from index.bm25 import build_matrix
 from index.ingest import Ingested
+from index.ingest import number_terms
 from index.loaders import format_of
 from index.scan import FileEntry
 from index.settings import BuildSettings
@@ -154,7 +155,7 @@ class IndexWriter:
             }
             for c in result.chunks
         )
-        local_ids = np.array(self._term_ids(result.terms), dtype=np.int32)
+        local_ids = np.array(number_terms(self.vocabulary, result.terms), dtype=np.int32)
         terms = DocTerms(
             result.lengths,
             result.counts,
@@ -178,20 +179,6 @@ class IndexWriter:
             self.summary.added += 1
         if len(self._documents) >= self.BATCH:
             self.flush()
-
-    def _term_ids(self, terms: list[str]) -> list[int]:
-        """The vocabulary ids of a document's terms, numbering the new ones.
-
-        Most of a document's terms are known: one C-level lookup pass finds them,
-        and only the misses take the slower path (this runs for every document).
-        """
-        vocabulary = self.vocabulary
-        ids = list(map(vocabulary.get, terms))
-        if None in ids:
-            ids = [
-                vocabulary.setdefault(t, len(vocabulary)) if i is None else i for t, i in zip(terms, ids, strict=True)
-            ]
-        return ids
 
     def flush(self) -> None:
         """Insert the buffered rows."""
