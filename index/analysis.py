@@ -131,6 +131,49 @@ class Analyzer:
         return _stem_word(self.language, raw)
 
 
+class TermNumbering:
+    """Number an analyzer's terms 1, 2, 3... in first-seen order, remembering each raw word's number.
+
+    This is a build worker's hot loop: a word it has met before costs one C-level dict
+    lookup, with no term string looked up or counted again; a dropped word (stop word,
+    footnote marker) is number 0, so ``filter(None, ...)`` removes it. The build maps
+    these numbers to its vocabulary's through ``terms``, which it receives in order.
+    """
+
+    #: Raw words remembered; past it (a folder of gibberish) words are analyzed again.
+    RAW_LIMIT = 4_000_000
+
+    def __init__(self, analyzer: Analyzer, key: str = "") -> None:
+        self.analyzer, self.key = analyzer, key
+        self.terms: list[str] = []  # the term numbered i + 1
+        self._numbers: dict[str, int] = {}
+        self._raw: dict[str, int] = {}
+
+    def numbers(self, text: str) -> list[int]:
+        """The numbers of the terms of *text*, in order: ``Analyzer.terms`` as numbers."""
+        raws = _TOKEN_RE.findall(text)
+        numbers = list(map(self._raw.get, raws))
+        if None in numbers:
+            i = numbers.index(None)
+            while True:  # only the words not met before take this path
+                numbers[i] = self._number(raws[i])
+                try:
+                    i = numbers.index(None, i + 1)
+                except ValueError:
+                    break
+        return [*filter(None, numbers)]
+
+    def _number(self, raw: str) -> int:
+        term = self.analyzer.term(raw)
+        number = self._numbers.get(term, 0) if term else 0
+        if term and not number:
+            self.terms.append(term)
+            number = self._numbers[term] = len(self.terms)
+        if len(self._raw) < self.RAW_LIMIT:
+            self._raw[raw] = number
+        return number
+
+
 @lru_cache(maxsize=8)
 def _stemmer_for(language: str) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(language)

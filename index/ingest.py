@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import uuid
 from collections import Counter
 from collections import deque
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from index.analysis import Analyzer
+from index.analysis import TermNumbering
 from index.chunking import Chunk
 from index.chunking import chunk_document
 from index.errors import UnreadableDocument
@@ -38,9 +40,11 @@ from index.settings import BuildSettings
 class Ingested:
     """A parsed document and its chunks' term counts, or the reason it failed.
 
-    Term counts are given against the document's own term list (``terms``): posting
-    ``i`` of the document is term ``terms[term_index[i]]`` with frequency ``tfs[i]``;
-    chunk ``c`` owns ``counts[c]`` consecutive postings and ``lengths[c]`` tokens.
+    Terms are given as numbers of the ingesting process's ``TermNumbering`` (named by
+    ``numbering``): posting ``i`` of the document is term number ``term_ids[i]`` with
+    frequency ``tfs[i]``; chunk ``c`` owns ``counts[c]`` consecutive postings and
+    ``lengths[c]`` tokens. ``new_terms`` are the terms that numbering met first in this
+    file, numbered on from the ones before, so the build learns every number in order.
     """
 
     relpath: str
@@ -50,8 +54,9 @@ class Ingested:
     format: str = ""
     text: str = ""
     chunks: list[Chunk] | None = None
-    terms: list[str] | None = None
-    term_index: np.ndarray | None = None
+    numbering: str = ""
+    new_terms: list[str] | None = None
+    term_ids: np.ndarray | None = None
     tfs: np.ndarray | None = None
     counts: np.ndarray | None = None
     lengths: np.ndarray | None = None
@@ -60,7 +65,12 @@ class Ingested:
 _ANALYZERS: dict[str, Analyzer] = {}
 
 
-def ingest_file(path: Path, relpath: str, settings: BuildSettings) -> Ingested:
+def analyzer_for(language: str) -> Analyzer:
+    """One analyzer per language and process, so its caches serve every file."""
+    return _ANALYZERS.get(language) or _ANALYZERS.setdefault(language, Analyzer(language))
+
+
+def ingest_file(path: Path, relpath: str, settings: BuildSettings, numbering: TermNumbering) -> Ingested:
     """Read *path* and turn it into chunks and term counts; failures become ``error``."""
     try:
         data = Path(path).read_bytes()
@@ -73,24 +83,22 @@ def ingest_file(path: Path, relpath: str, settings: BuildSettings) -> Ingested:
         return Ingested(relpath, sha, error=str(exc))
     except RecursionError:
         return Ingested(relpath, sha, error="too deeply nested to parse")
-    analyzer = _ANALYZERS.get(settings.language) or _ANALYZERS.setdefault(
-        settings.language, Analyzer(settings.language)
-    )
+    known = len(numbering.terms)
     chunks = chunk_document(loaded.text, loaded.blocks, settings.chunk_words, settings.chunk_overlap, settings.language)
-    title_terms = analyzer.terms(loaded.title) if settings.title_in_chunks else []
-    local: dict[str, int] = {}
-    term_index: list[int] = []
+    title_numbers = numbering.numbers(loaded.title) if settings.title_in_chunks else []
+    numbers = numbering.numbers
+    term_ids: list[int] = []
     tfs: list[int] = []
     counts: list[int] = []
     lengths: list[int] = []
     text = loaded.text
     for chunk in chunks:
         # This loop runs for every chunk of a build: counting stays in C (Counter).
-        terms = analyzer.terms(text[chunk.start : chunk.end]) + title_terms
+        terms = numbers(text[chunk.start : chunk.end]) + title_numbers
         bag = Counter(terms)
         lengths.append(len(terms))
         counts.append(len(bag))
-        term_index.extend(number_terms(local, bag))
+        term_ids.extend(bag)
         tfs.extend(bag.values())
     return Ingested(
         relpath,
@@ -100,8 +108,9 @@ def ingest_file(path: Path, relpath: str, settings: BuildSettings) -> Ingested:
         loaded.format,
         loaded.text,
         chunks,
-        list(local),
-        np.array(term_index, np.int32),
+        numbering.key,
+        numbering.terms[known:],
+        np.array(term_ids, np.int32),
         np.array(tfs, np.int32),
         np.array(counts, np.int32),
         np.array(lengths, np.int32),
@@ -111,14 +120,25 @@ def ingest_file(path: Path, relpath: str, settings: BuildSettings) -> Ingested:
 def number_terms(numbers: dict[str, int], terms: Iterable[str]) -> list[int]:
     """The number of each term in *numbers*, giving new terms the next free numbers.
 
-    Runs for every chunk and every document of a build: most terms are known, so one
-    C-level lookup pass finds them and only the misses take the slower path.
+    Runs for every document copied into a build and every batch of new terms: one
+    C-level lookup pass finds the known terms and only the misses take the slow path.
     """
     terms = list(terms)
     ids = list(map(numbers.get, terms))
     if None in ids:
-        ids = [numbers.setdefault(t, len(numbers)) if i is None else i for t, i in zip(terms, ids, strict=True)]
+        i = ids.index(None)
+        while True:
+            ids[i] = numbers.setdefault(terms[i], len(numbers))
+            try:
+                i = ids.index(None, i + 1)
+            except ValueError:
+                break
     return ids
+
+
+def new_numbering(language: str) -> TermNumbering:
+    """A term numbering for one process in one build, under a name no other one has."""
+    return TermNumbering(analyzer_for(language), f"{os.getpid()}-{uuid.uuid4().hex}")
 
 
 PARALLEL_MIN_FILES = 64
@@ -144,12 +164,15 @@ def _worker_init(lock_fd: int) -> None:
 def ingest_all(entries: list[FileEntry], settings: BuildSettings, lock_fd: int = -1) -> Iterator[Ingested]:
     """Ingest files in order, across all cores when there are enough of them to pay off.
 
-    If the worker pool breaks (a worker killed, a platform without fork), the rest
-    of the files are ingested in this process: slower, never a failed build.
+    Each process numbers terms its own way (``Ingested.numbering``); the build maps
+    those numbers to its vocabulary. If the worker pool breaks (a worker killed, a
+    platform without fork), the rest of the files are ingested in this process:
+    slower, never a failed build.
     """
     workers = min(os.cpu_count() or 1, 8)
     if len(entries) < PARALLEL_MIN_FILES or workers < 2:
-        return (ingest_file(e.path, e.relpath, settings) for e in entries)
+        numbering = new_numbering(settings.language)
+        return (ingest_file(e.path, e.relpath, settings, numbering) for e in entries)
     # fork is cheapest, but forking a process that runs other threads (a web server
     # rebuilding through the API) can copy a held lock; forkserver is safe there.
     method = "fork" if threading.active_count() == 1 else "forkserver"
@@ -159,7 +182,7 @@ def ingest_all(entries: list[FileEntry], settings: BuildSettings, lock_fd: int =
         initializer=_worker_init,
         initargs=(lock_fd if method == "fork" else -1,),
     )
-
+    build = uuid.uuid4().hex
     batches = [entries[i : i + BATCH_FILES] for i in range(0, len(entries), BATCH_FILES)]
 
     def ordered() -> Iterator[Ingested]:
@@ -171,18 +194,19 @@ def ingest_all(entries: list[FileEntry], settings: BuildSettings, lock_fd: int =
                 pending: deque[Future] = deque()
                 queue = iter(batches)
                 for batch in itertools.islice(queue, WINDOW_BATCHES_PER_WORKER * workers):
-                    pending.append(pool.submit(_ingest_batch, batch, settings))
+                    pending.append(pool.submit(_ingest_batch, batch, settings, build))
                 while pending:
                     results = pending.popleft().result()
                     batch = next(queue, None)
                     if batch is not None:
-                        pending.append(pool.submit(_ingest_batch, batch, settings))
+                        pending.append(pool.submit(_ingest_batch, batch, settings, build))
                     for result in results:
                         done += 1
                         yield result
         except BrokenProcessPool:
+            numbering = new_numbering(settings.language)
             for entry in entries[done:]:
-                yield ingest_file(entry.path, entry.relpath, settings)
+                yield ingest_file(entry.path, entry.relpath, settings, numbering)
 
     return ordered()
 
@@ -192,6 +216,15 @@ BATCH_FILES = 16
 #: Tasks queued per worker: enough to keep workers busy, few enough to bound memory.
 WINDOW_BATCHES_PER_WORKER = 4
 
+#: This worker's numbering, by build: a worker takes its tasks in the order they
+#: were queued, so the build receives its new terms in the order they were numbered.
+_WORKER_NUMBERING: dict[str, TermNumbering] = {}
 
-def _ingest_batch(entries: list[FileEntry], settings: BuildSettings) -> list[Ingested]:
-    return [ingest_file(e.path, e.relpath, settings) for e in entries]
+
+def _ingest_batch(entries: list[FileEntry], settings: BuildSettings, build: str) -> list[Ingested]:
+    key = f"{build}-{os.getpid()}"  # a forked worker must not continue its parent's numbering
+    numbering = _WORKER_NUMBERING.get(key)
+    if numbering is None:
+        _WORKER_NUMBERING.clear()
+        numbering = _WORKER_NUMBERING[key] = TermNumbering(analyzer_for(settings.language), key)
+    return [ingest_file(e.path, e.relpath, settings, numbering) for e in entries]

@@ -43,6 +43,26 @@ def document_id(relpath: str) -> str:
     return hashlib.sha1(relpath.encode("utf-8")).hexdigest()[:16]
 
 
+class _NumberMap:
+    """A process's term numbers (1, 2, 3...) to vocabulary ids, growing as it numbers more terms."""
+
+    def __init__(self) -> None:
+        self._ids = np.full(1024, -1, np.int32)
+        self._size = 1  # number 0 is never given (it means a dropped word)
+
+    def extend(self, ids: list[int]) -> None:
+        end = self._size + len(ids)
+        if end > len(self._ids):
+            grown = np.full(max(end, 2 * len(self._ids)), -1, np.int32)
+            grown[: self._size] = self._ids[: self._size]
+            self._ids = grown
+        self._ids[self._size : end] = ids
+        self._size = end
+
+    def map(self, numbers: np.ndarray) -> np.ndarray:
+        return self._ids[numbers]
+
+
 class IndexWriter:
     """Write documents, chunks and term counts into the new file, in batches, in order.
 
@@ -61,6 +81,7 @@ class IndexWriter:
         self._terms: list[dict] = []
         self._pages: list[dict] = []
         self.next_page = 1  # id of the next text page: a document's pages are consecutive
+        self._numberings: dict[str, _NumberMap] = {}  # each ingesting process's term numbers
 
     def _row(self, entry: FileEntry, **values) -> dict:
         row = {
@@ -126,7 +147,7 @@ class IndexWriter:
             self.summary.failed += 1
             self.summary.failures.append({"path": entry.relpath, "error": result.error})
             return
-        assert result.chunks is not None and result.terms is not None
+        assert result.chunks is not None and result.new_terms is not None and result.term_ids is not None
         doc_id = document_id(entry.relpath)
         pages = text_pages(result.text)
         self._documents.append(
@@ -155,13 +176,11 @@ class IndexWriter:
             }
             for c in result.chunks
         )
-        local_ids = np.array(number_terms(self.vocabulary, result.terms), dtype=np.int32)
-        terms = DocTerms(
-            result.lengths,
-            result.counts,
-            local_ids[result.term_index] if len(local_ids) else np.zeros(0, np.int32),
-            result.tfs,
-        )
+        to_vocabulary = self._numberings.get(result.numbering)
+        if to_vocabulary is None:
+            to_vocabulary = self._numberings[result.numbering] = _NumberMap()
+        to_vocabulary.extend(number_terms(self.vocabulary, result.new_terms))
+        terms = DocTerms(result.lengths, result.counts, to_vocabulary.map(result.term_ids), result.tfs)
         self._terms.append(
             {
                 "document_id": doc_id,

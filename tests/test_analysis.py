@@ -1,4 +1,5 @@
 from index.analysis import Analyzer
+from index.analysis import TermNumbering
 from index.analysis import normalize
 from index.analysis import strip_possessive
 
@@ -59,3 +60,18 @@ def test_unknown_language_is_a_clear_error():
 
     with pytest.raises(SettingError, match="Unknown language 'klingon'"):
         Analyzer("klingon")
+
+
+def test_term_numbering_gives_the_analyzers_terms_as_numbers():
+    numbering = TermNumbering(A, "test")
+    texts = [
+        "Who leads the parties? The parties' leaders [3] met in 1965, 1,000 times.",
+        "Leaders leading relationships; new words twice: zyzzyva zyzzyva, and the end.",
+        "",
+        "the of and",  # stop words only
+    ]
+    for text in texts:
+        numbers = numbering.numbers(text)
+        assert 0 not in numbers
+        assert [numbering.terms[n - 1] for n in numbers] == A.terms(text)
+    assert len(numbering.terms) == len(set(numbering.terms))  # each term numbered once

@@ -9,13 +9,18 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from rank_bm25 import BM25Okapi
 
+from index import ingest
 from index import store
+from index.analysis import Analyzer
 from index.build import build_index
 from index.errors import BuildInProgress
 from index.errors import DocumentsMissing
 from index.errors import IndexCorrupt
+from index.retrieval import search
 from index.scan import scan_documents
 from index.settings import BuildSettings
 from index.store import IndexFile
@@ -117,6 +122,35 @@ def test_incremental_scores_equal_a_full_rebuild(documents, index_path, tmp_path
 
     for query in (["tomato"], ["putin", "2016"], ["water", "soil", "israel"]):
         assert search(a, query, 10) == search(b, query, 10)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_built_index_scores_equal_rank_bm25_on_the_analyzers_terms(tmp_path, monkeypatch, parallel):
+    """The whole ingest path (worker processes numbering terms their own way, or this one) gives
+    rank_bm25's scores over each chunk's analyzer terms, its document's title included."""
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_FILES", 0 if parallel else 10**9)
+    monkeypatch.setattr(ingest, "BATCH_FILES", 3)  # many batches, so workers number terms in turns
+    rng = random.Random(7)
+    words = [f"{a}{b}" for a in ("pal", "tor", "mek", "sul", "van") for b in ("ine", "ork", "ast", "um", "ing")]
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    for i in range(40):
+        body = " ".join(" ".join(rng.choices(words, k=rng.randint(5, 15))).capitalize() + "." for _ in range(12))
+        (documents / f"doc{i:02}.md").write_text(f"# Title {rng.choice(words)} {i}\n\n{body}\n")
+    index_path = tmp_path / "index.sqlite"
+    summary = build_index(documents, index_path)
+    index = IndexFile(index_path)
+    analyzer = Analyzer()
+    chunks = index.chunks(range(summary.chunks))
+    corpus = [analyzer.terms(c.text) + analyzer.terms(c.title) for c in chunks]
+    reference = BM25Okapi(corpus)
+    for _ in range(20):
+        query = rng.sample(sorted(reference.idf), 3)
+        hits = search(index, query, 10)
+        expected = reference.get_scores(query)
+        want = [int(i) for i in np.argsort(-expected, kind="stable")[:10] if expected[i] > 0]
+        assert [h.idx for h in hits] == want
+        assert [h.score for h in hits] == pytest.approx([expected[i] for i in want], abs=1e-9)
 
 
 def test_bad_files_are_reported_and_skipped(documents, index_path):
