@@ -102,6 +102,36 @@ def build_matrix(
     df = np.bincount(term_ids, minlength=n_terms).astype(np.int64)
     idf, average_idf = okapi_idf(df, n_chunks, params.epsilon)
     order = group_by_term(term_ids, df)
+    chunk_ids, impacts = _impacts_in_order(order, term_ids, tfs, posting_chunk, doc_len, idf, avgdl, params)
+    ptr = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(df, out=ptr[1:])
+    return PostingMatrix(ptr, chunk_ids, impacts, df, idf, Bm25Stats(n_chunks, avgdl, average_idf))
+
+
+#: Postings whose impacts are computed together (bounds the build's temporary memory).
+IMPACT_BLOCK = 1 << 22
+#: From this many postings, compiled loops group them and compute their impacts (worth loading numba for).
+COMPILED_GROUPING_MIN = 2_000_000
+
+
+def _impacts_in_order(
+    order: np.ndarray,
+    term_ids: np.ndarray,
+    tfs: np.ndarray,
+    posting_chunk: np.ndarray,
+    doc_len: np.ndarray,
+    idf: np.ndarray,
+    avgdl: float,
+    params: Bm25Params,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each posting's chunk and impact, taken in *order*: compiled for large builds, else numpy."""
+    if len(order) >= COMPILED_GROUPING_MIN:
+        try:
+            from index.kernels import impacts_in_order
+        except (ImportError, OSError, RuntimeError):
+            pass
+        else:
+            return impacts_in_order(order, term_ids, tfs, posting_chunk, doc_len, idf, avgdl, params.k1, params.b)
     chunk_ids = np.empty(len(order), dtype=np.int32)
     impacts = np.empty(len(order), dtype=np.float64)
     # In blocks, so that a million chunks' temporaries do not all live at once.
@@ -111,15 +141,7 @@ def build_matrix(
         impacts[a : a + len(idx)] = okapi_impacts(
             idf[term_ids[idx]], tfs[idx], doc_len[posting_chunk[idx]], avgdl, params
         )
-    ptr = np.zeros(n_terms + 1, dtype=np.int64)
-    np.cumsum(df, out=ptr[1:])
-    return PostingMatrix(ptr, chunk_ids, impacts, df, idf, Bm25Stats(n_chunks, avgdl, average_idf))
-
-
-#: Postings whose impacts are computed together (bounds the build's temporary memory).
-IMPACT_BLOCK = 1 << 22
-#: From this many postings, a compiled counting sort groups them (worth loading numba for).
-COMPILED_GROUPING_MIN = 2_000_000
+    return chunk_ids, impacts
 
 
 def group_by_term(term_ids: np.ndarray, df: np.ndarray) -> np.ndarray:

@@ -117,3 +117,41 @@ def counting_order(term_ids: np.ndarray, df: np.ndarray) -> np.ndarray:
     order = np.empty(len(term_ids), np.int32 if len(term_ids) < 2**31 else np.int64)
     _counting_order(term_ids, next_slot, order)
     return order
+
+
+@numba.njit(cache=True, nogil=True)
+def _impacts_in_order(
+    order, term_ids, tfs, posting_chunk, doc_len, idf, avgdl, k1, b, chunk_ids, impacts
+):  # pragma: no cover
+    for i in range(len(order)):
+        p = order[i]
+        chunk = posting_chunk[p]
+        chunk_ids[i] = chunk
+        q_freq = np.int64(tfs[p])
+        length = np.int64(doc_len[chunk])
+        # okapi_impacts' expression, operation for operation (no fastmath): the same floats.
+        impacts[i] = idf[term_ids[p]] * (q_freq * (k1 + 1) / (q_freq + k1 * (1 - b + b * length / avgdl)))
+
+
+def impacts_in_order(
+    order: np.ndarray,
+    term_ids: np.ndarray,
+    tfs: np.ndarray,
+    posting_chunk: np.ndarray,
+    doc_len: np.ndarray,
+    idf: np.ndarray,
+    avgdl: float,
+    k1: float,
+    b: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each posting's chunk and BM25 impact, in *order*: ``bm25.build_matrix``'s loop in one pass.
+
+    The numpy loop gathers five arrays through fancy indexes and builds a temporary
+    per operation; at a million chunks that is ten seconds of a build's serial tail.
+    """
+    chunk_ids = np.empty(len(order), np.int32)
+    impacts = np.empty(len(order), np.float64)
+    _impacts_in_order(
+        order, term_ids, tfs, posting_chunk, doc_len, idf, float(avgdl), float(k1), float(b), chunk_ids, impacts
+    )
+    return chunk_ids, impacts

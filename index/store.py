@@ -44,7 +44,7 @@ from index.errors import DocumentNotFound
 from index.errors import IndexCorrupt
 from index.errors import IndexNotBuilt
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 REBUILD_HINT = "run `docqa index --full` to rebuild it"
 
 
@@ -69,11 +69,12 @@ def create_schema(db: sqlite_utils.Database) -> None:
     )
     db["documents"].create_index(["path"], unique=True)
     db["chunks"].create(
-        {"idx": int, "id": str, "document_id": str, "ordinal": int, "section": str, "start": int, "end": int},
+        {"idx": int, "document_id": str, "ordinal": int, "section": str, "start": int, "end": int},
         pk="idx",
     )
+    # A chunk's id is "<document id>-<ordinal>" (``chunk_id``): not stored, so a build
+    # does not keep a second index of a million random strings.
     db["chunks"].create_index(["document_id", "ordinal"], unique=True)
-    db["chunks"].create_index(["id"], unique=True)
     db["text_pages"].create({"id": int, "text": str}, pk="id")
     db["document_terms"].create(
         {"document_id": str, "lengths": bytes, "counts": bytes, "term_ids": bytes, "tfs": bytes},
@@ -225,6 +226,11 @@ class _MappedPostings:
         self.impacts = np.frombuffer(self._map, dtype="<f8", count=n_postings, offset=offset)
 
 
+def chunk_id(document_id: str, ordinal: int) -> str:
+    """The id of a document's chunk, stable while the document is unchanged."""
+    return f"{document_id}-{ordinal}"
+
+
 class ChunkRow(NamedTuple):
     """A passage as the answer layer needs it."""
 
@@ -339,7 +345,7 @@ class IndexFile:
         if not order:
             return []
         rows = self._query(
-            'select c.idx, c.id, c.document_id, c.ordinal, c.section, c.start, c."end", d.title, d.path, '
+            'select c.idx, c.document_id, c.ordinal, c.section, c.start, c."end", d.title, d.path, '
             "d.first_page from chunks c join documents d on d.id = c.document_id "
             f"where c.idx in ({','.join('?' * len(order))})",
             order,
@@ -352,12 +358,12 @@ class IndexFile:
             self._query(f"select id, text from text_pages where id in ({','.join('?' * len(wanted))})", wanted)
         )
         by_idx = {}
-        for idx, cid, doc, ordinal, section, start, end, title, path, first_page in rows:
+        for idx, doc, ordinal, section, start, end, title, path, first_page in rows:
             numbers = _page_numbers(start, end)
             joined = "".join(pages.get(first_page + n, "") for n in numbers)
             base = numbers[0] * TEXT_PAGE_CHARS
             text = joined[start - base : end - base]
-            by_idx[idx] = ChunkRow(idx, cid, doc, ordinal, section, start, end, text, title, path)
+            by_idx[idx] = ChunkRow(idx, chunk_id(doc, ordinal), doc, ordinal, section, start, end, text, title, path)
         return [by_idx[i] for i in order if i in by_idx]
 
     def documents(self) -> list[dict[str, Any]]:
@@ -388,9 +394,9 @@ class IndexFile:
         )
         doc["text"] = "".join(text for (text,) in pages)
         doc["chunks"] = [
-            {"chunk_id": cid, "ordinal": o, "section": s, "start": a, "end": b}
-            for cid, o, s, a, b in self._query(
-                'select id, ordinal, section, start, "end" from chunks where document_id = ? order by ordinal',
+            {"chunk_id": chunk_id(document_id, o), "ordinal": o, "section": s, "start": a, "end": b}
+            for o, s, a, b in self._query(
+                'select ordinal, section, start, "end" from chunks where document_id = ? order by ordinal',
                 [document_id],
             )
         ]

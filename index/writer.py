@@ -126,8 +126,8 @@ class IndexWriter:
             self.summary.failures.append({"path": entry.relpath, "error": error})
             return
         db.execute(
-            'insert into main.chunks (idx, id, document_id, ordinal, section, start, "end") '
-            'select ? + ordinal, id, document_id, ordinal, section, start, "end" from old.chunks '
+            'insert into main.chunks (idx, document_id, ordinal, section, start, "end") '
+            'select ? + ordinal, document_id, ordinal, section, start, "end" from old.chunks '
             "where document_id = ?",
             [self.next_idx, doc_id],
         )
@@ -167,7 +167,6 @@ class IndexWriter:
         self._chunks.extend(
             {
                 "idx": base + c.ordinal,
-                "id": f"{doc_id}-{c.ordinal}",
                 "document_id": doc_id,
                 "ordinal": c.ordinal,
                 "section": c.section,

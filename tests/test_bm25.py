@@ -220,3 +220,19 @@ def test_counting_sort_groups_postings_as_a_stable_sort_does():
         term_ids = (rng.zipf(1.5, 20_000) % n_terms).astype(np.int32)
         df = np.bincount(term_ids, minlength=n_terms + 3)  # and terms no chunk uses any more
         assert counting_order(term_ids, df).tolist() == np.argsort(term_ids, kind="stable").tolist()
+
+
+@pytest.mark.parametrize("params", [Bm25Params(), Bm25Params(1.2, 0.4, 0.5)])
+def test_compiled_impacts_are_the_same_floats_as_numpys(monkeypatch, params):
+    rng = np.random.default_rng(3)
+    n_chunks, n_postings, n_terms = 5000, 60000, 3000
+    posting_chunk = np.sort(rng.integers(0, n_chunks, n_postings)).astype(np.int32)
+    term_ids = rng.integers(0, n_terms, n_postings).astype(np.int32)
+    tfs = rng.integers(1, 9, n_postings).astype(np.int32)
+    lengths = rng.integers(1, 300, n_chunks).astype(np.int32)
+    monkeypatch.setattr(bm25, "COMPILED_GROUPING_MIN", 10**12)
+    by_numpy = build_matrix(term_ids, tfs, posting_chunk, lengths, n_terms, params)
+    monkeypatch.setattr(bm25, "COMPILED_GROUPING_MIN", 0)
+    compiled = build_matrix(term_ids, tfs, posting_chunk, lengths, n_terms, params)
+    assert np.array_equal(compiled.chunk_ids, by_numpy.chunk_ids)
+    assert compiled.impacts.tobytes() == by_numpy.impacts.tobytes()

@@ -59,10 +59,13 @@ def test_text_is_read_back_whole_across_text_pages(documents, index_path, monkey
 
 def test_rebuild_reuses_unchanged_files_and_reflects_changes(documents, index_path):
     build_index(documents, index_path)
-    before = rows(index_path, 'select id, start, "end" from chunks order by id')
+    before = rows(index_path, 'select document_id, ordinal, start, "end" from chunks order by document_id, ordinal')
     again = build_index(documents, index_path)
     assert (again.unchanged, again.added, again.changed, again.removed) == (4, 0, 0, 0)
-    assert rows(index_path, 'select id, start, "end" from chunks order by id') == before
+    assert (
+        rows(index_path, 'select document_id, ordinal, start, "end" from chunks order by document_id, ordinal')
+        == before
+    )
 
     (documents / "guide.md").write_text("# Guide\n\nPotatoes need sandy soil and little water.\n")
     (documents / "lighthouse.html").unlink()
