@@ -44,7 +44,7 @@ from index.errors import DocumentNotFound
 from index.errors import IndexCorrupt
 from index.errors import IndexNotBuilt
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 REBUILD_HINT = "run `docqa index --full` to rebuild it"
 
 
@@ -64,6 +64,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
             "chunk_count": int,
             "first_page": int,
             "pages": int,
+            "first_chunk": int,
         },
         pk="id",
     )
@@ -72,9 +73,10 @@ def create_schema(db: sqlite_utils.Database) -> None:
         {"idx": int, "document_id": str, "ordinal": int, "section": str, "start": int, "end": int},
         pk="idx",
     )
-    # A chunk's id is "<document id>-<ordinal>" (``chunk_id``): not stored, so a build
-    # does not keep a second index of a million random strings.
-    db["chunks"].create_index(["document_id", "ordinal"], unique=True)
+    # A document's chunks are consecutive (idx = its first_chunk + ordinal), so they are
+    # found by a range of the primary key: no second index to keep in random order while
+    # a build appends a million rows. A chunk's id, "<document id>-<ordinal>"
+    # (``chunk_id``), is not stored for the same reason.
     db["text_pages"].create({"id": int, "text": str}, pk="id")
     db["document_terms"].create(
         {"document_id": str, "lengths": bytes, "counts": bytes, "term_ids": bytes, "tfs": bytes},
@@ -380,7 +382,7 @@ class IndexFile:
         :raises DocumentNotFound: no document has that id.
         """
         rows = self._query(
-            "select id, path, title, format, size, status, error, chunk_count, first_page, pages "
+            "select id, path, title, format, size, status, error, chunk_count, first_page, pages, first_chunk "
             "from documents where id = ?",
             [document_id],
         )
@@ -388,7 +390,7 @@ class IndexFile:
             raise DocumentNotFound(f"No document with id {document_id!r}; list them at /api/documents.")
         keys = ("id", "path", "title", "format", "size", "status", "error", "chunk_count")
         doc = dict(zip(keys, rows[0][:8], strict=True))
-        first, count = rows[0][8:]
+        first, count, first_chunk = rows[0][8:]
         pages = self._query(
             "select text from text_pages where id between ? and ? order by id", [first, first + count - 1]
         )
@@ -396,8 +398,8 @@ class IndexFile:
         doc["chunks"] = [
             {"chunk_id": chunk_id(document_id, o), "ordinal": o, "section": s, "start": a, "end": b}
             for o, s, a, b in self._query(
-                'select ordinal, section, start, "end" from chunks where document_id = ? order by ordinal',
-                [document_id],
+                'select ordinal, section, start, "end" from chunks where idx between ? and ? order by idx',
+                [first_chunk, first_chunk + doc["chunk_count"] - 1],
             )
         ]
         return doc

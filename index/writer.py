@@ -97,6 +97,7 @@ class IndexWriter:
             "chunk_count": 0,
             "first_page": 0,
             "pages": 0,
+            "first_chunk": 0,
         }
         row.update(values)
         return row
@@ -109,11 +110,13 @@ class IndexWriter:
         """Reuse a document's rows from the attached old index, renumbering its chunks."""
         doc_id = previous["id"]
         db = self.db
-        old_first, pages = db.execute("select first_page, pages from old.documents where id = ?", [doc_id]).fetchone()
+        old_first, pages, old_chunk, chunk_count = db.execute(
+            "select first_page, pages, first_chunk, chunk_count from old.documents where id = ?", [doc_id]
+        ).fetchone()
         db.execute(
             "insert into main.documents select id, path, title, format, ?, ?, sha256, status, error, chunk_count, "
-            "?, pages from old.documents where id = ?",
-            [entry.size, entry.mtime_ns, self.next_page, doc_id],
+            "?, pages, ? from old.documents where id = ?",
+            [entry.size, entry.mtime_ns, self.next_page, self.next_idx, doc_id],
         )
         db.execute(
             "insert into main.text_pages (id, text) select id + ?, text from old.text_pages where id between ? and ?",
@@ -128,8 +131,8 @@ class IndexWriter:
         db.execute(
             'insert into main.chunks (idx, document_id, ordinal, section, start, "end") '
             'select ? + ordinal, document_id, ordinal, section, start, "end" from old.chunks '
-            "where document_id = ?",
-            [self.next_idx, doc_id],
+            "where idx between ? and ?",
+            [self.next_idx, old_chunk, old_chunk + chunk_count - 1],
         )
         row = db.execute(
             "select lengths, counts, term_ids, tfs from old.document_terms where document_id = ?", [doc_id]
@@ -159,6 +162,7 @@ class IndexWriter:
                 chunk_count=len(result.chunks),
                 first_page=self.next_page,
                 pages=len(pages),
+                first_chunk=self.next_idx,
             )
         )
         self._pages.extend({"id": self.next_page + n, "text": page} for n, page in enumerate(pages))

@@ -76,6 +76,13 @@ def test_rebuild_reuses_unchanged_files_and_reflects_changes(documents, index_pa
     assert index.generation == 3
     assert index.postings(["potato"]) and not index.postings(["lighthous"])
     assert index.postings(["zanzibar"])
+    # Copied and new documents alike list their own chunks, renumbered in the new file.
+    by_document: dict[str, list] = {}
+    for chunk in index.chunks(range(summary.chunks)):
+        by_document.setdefault(chunk.document_id, []).append((chunk.id, chunk.ordinal, chunk.start, chunk.end))
+    for listed in index.documents():
+        shown = index.document(listed["id"])["chunks"]
+        assert [(c["chunk_id"], c["ordinal"], c["start"], c["end"]) for c in shown] == by_document.get(listed["id"], [])
 
 
 def test_open_index_keeps_answering_after_a_rebuild_removes_its_postings(documents, index_path):
