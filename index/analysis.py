@@ -48,11 +48,11 @@ ENGLISH_STOP_WORDS = frozenset(
     """.split()
 )
 
-STOP_WORDS_BY_LANGUAGE: dict[str, frozenset[str]] = {"english": ENGLISH_STOP_WORDS}
+STOP_WORDS_BY_LANGUAGE: dict[str, frozenset[str]] = {"english": ENGLISH_STOP_WORDS, "porter": ENGLISH_STOP_WORDS}
 
 #: Bumped whenever a text's terms change, so that a build re-reads every file
 #: instead of mixing terms of two analyzers (stored in the index's settings).
-ANALYZER_VERSION = 2
+ANALYZER_VERSION = 3
 
 
 class Token(NamedTuple):

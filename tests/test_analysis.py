@@ -75,3 +75,7 @@ def test_term_numbering_gives_the_analyzers_terms_as_numbers():
         assert 0 not in numbers
         assert [numbering.terms[n - 1] for n in numbers] == A.terms(text)
     assert len(numbering.terms) == len(set(numbering.terms))  # each term numbered once
+
+
+def test_porter_is_english_with_the_english_stop_words():
+    assert Analyzer("porter").terms("Who is leading the parties?") == ["lead", "parti"]
