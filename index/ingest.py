@@ -23,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -124,7 +125,7 @@ def number_terms(numbers: dict[str, int], terms: Iterable[str]) -> list[int]:
     C-level lookup pass finds the known terms and only the misses take the slow path.
     """
     terms = list(terms)
-    ids = list(map(numbers.get, terms))
+    ids: list[int | None] = list(map(numbers.get, terms))
     if None in ids:
         i = ids.index(None)
         while True:
@@ -133,7 +134,7 @@ def number_terms(numbers: dict[str, int], terms: Iterable[str]) -> list[int]:
                 i = ids.index(None, i + 1)
             except ValueError:
                 break
-    return ids
+    return cast(list[int], ids)  # every None was filled in
 
 
 def new_numbering(language: str) -> TermNumbering:
@@ -197,9 +198,9 @@ def ingest_all(entries: list[FileEntry], settings: BuildSettings, lock_fd: int =
                     pending.append(pool.submit(_ingest_batch, batch, settings, build))
                 while pending:
                     results = pending.popleft().result()
-                    batch = next(queue, None)
-                    if batch is not None:
-                        pending.append(pool.submit(_ingest_batch, batch, settings, build))
+                    following = next(queue, None)
+                    if following is not None:
+                        pending.append(pool.submit(_ingest_batch, following, settings, build))
                     for result in results:
                         done += 1
                         yield result

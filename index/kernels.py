@@ -92,7 +92,7 @@ def dense_top_k(n_chunks: int, terms: list[TermList], k: int) -> tuple[np.ndarra
 
 def _readonly(array: np.ndarray, dtype: type) -> np.ndarray:
     """*array* as the compiled code takes it: contiguous, of *dtype*, read-only (as mapped lists are)."""
-    view = np.ascontiguousarray(array, dtype=dtype).view()
+    view: np.ndarray = np.ascontiguousarray(array, dtype=dtype).view()
     view.flags.writeable = False
     return view
 

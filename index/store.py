@@ -50,7 +50,7 @@ REBUILD_HINT = "run `docqa index --full` to rebuild it"
 
 def create_schema(db: sqlite_utils.Database) -> None:
     """Create the empty tables of a new index file."""
-    db["documents"].create(
+    db.table("documents").create(
         {
             "id": str,
             "path": str,
@@ -68,8 +68,8 @@ def create_schema(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["documents"].create_index(["path"], unique=True)
-    db["chunks"].create(
+    db.table("documents").create_index(["path"], unique=True)
+    db.table("chunks").create(
         {"idx": int, "document_id": str, "ordinal": int, "section": str, "start": int, "end": int},
         pk="idx",
     )
@@ -77,12 +77,12 @@ def create_schema(db: sqlite_utils.Database) -> None:
     # found by a range of the primary key: no second index to keep in random order while
     # a build appends a million rows. A chunk's id, "<document id>-<ordinal>"
     # (``chunk_id``), is not stored for the same reason.
-    db["text_pages"].create({"id": int, "text": str}, pk="id")
-    db["document_terms"].create(
+    db.table("text_pages").create({"id": int, "text": str}, pk="id")
+    db.table("document_terms").create(
         {"document_id": str, "lengths": bytes, "counts": bytes, "term_ids": bytes, "tfs": bytes},
         pk="document_id",
     )
-    db["terms"].create(
+    db.table("terms").create(
         {
             "id": int,
             "term": str,
@@ -94,13 +94,13 @@ def create_schema(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["terms"].create_index(["term"], unique=True)
-    db["meta"].create({"key": str, "value": str}, pk="key")
+    db.table("terms").create_index(["term"], unique=True)
+    db.table("meta").create({"key": str, "value": str}, pk="key")
 
 
 def write_meta(db: sqlite_utils.Database, values: dict[str, Any]) -> None:
     """Store *values* as JSON, one row per key."""
-    db["meta"].upsert_all(({"key": k, "value": json.dumps(v)} for k, v in values.items()), pk="key")
+    db.table("meta").upsert_all(({"key": k, "value": json.dumps(v)} for k, v in values.items()), pk="key")
 
 
 def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:

@@ -151,6 +151,7 @@ class IndexWriter:
             self.summary.failures.append({"path": entry.relpath, "error": result.error})
             return
         assert result.chunks is not None and result.new_terms is not None and result.term_ids is not None
+        assert result.lengths is not None and result.counts is not None and result.tfs is not None
         doc_id = document_id(entry.relpath)
         pages = text_pages(result.text)
         self._documents.append(

@@ -388,7 +388,7 @@ def answer(
     if chosen:
         result["answered"] = True
         result["message"] = None
-        answer_sentences = []
+        answer_sentences: list[dict[str, Any]] = []
         emitted: set[tuple[str, int]] = set()
         for sentence in chosen:
             chunk = sentence.chunk
@@ -429,8 +429,8 @@ def answer(
     result["citations"] = citations
     if chosen:
         # The passage the answer comes from leads the list; the rest stay in BM25 order.
-        source = next(i for i, g in enumerate(groups) if g[0].idx == chosen[0].chunk.idx)
-        groups = [groups[source], *groups[:source], *groups[source + 1 :]]
+        lead_at = next(i for i, g in enumerate(groups) if g[0].idx == chosen[0].chunk.idx)
+        groups = [groups[lead_at], *groups[:lead_at], *groups[lead_at + 1 :]]
     result["passages"] = [
         {
             "rank": rank,
@@ -554,6 +554,7 @@ def _continuation(sentence: _Sentence, read: _Read, weights: dict[str, float]) -
     i = next((i for i, (span, _) in enumerate(sentences) if chunk.start + span.start == sentence.start), None)
     if i is None:
         return None
+    holder: ChunkRow | None
     if i + 1 < len(sentences):
         holder, (following, tokens) = chunk, sentences[i + 1]
     else:

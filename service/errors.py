@@ -47,7 +47,7 @@ def init_app(app: Flask) -> None:
     def handle_http_error(error: HTTPException):
         status = error.code or 500
         code = (error.name or "error").lower().replace(" ", "_")
-        message = error.description if status not in _HINTS or status == 413 else _HINTS[status]
+        message = (error.description or "") if status not in _HINTS or status == 413 else _HINTS[status]
         if status == 413:
             message = f"The request body is larger than {app.config['MAX_BODY_BYTES']} bytes; send a shorter question."
         response, status = error_response(status, code, message)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 from flask import Response
 from flask import current_app
@@ -56,7 +58,7 @@ def ask_form():
     """Answer a form post: the same answer, rendered on the server for browsers without JavaScript."""
     history = [h for h in request.form.getlist("history") if h.strip()]
     question = request.form.get("question", "")
-    exchange = {"question": question, "result": None, "error": None}
+    exchange: dict[str, Any] = {"question": question, "result": None, "error": None}
     try:
         exchange["result"] = ask_from({"question": question, "history": history})
     except DocqaError as exc:
