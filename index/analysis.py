@@ -48,7 +48,10 @@ ENGLISH_STOP_WORDS = frozenset(
     """.split()
 )
 
-STOP_WORDS_BY_LANGUAGE: dict[str, frozenset[str]] = {"english": ENGLISH_STOP_WORDS, "porter": ENGLISH_STOP_WORDS}
+#: The Snowball algorithms for English: the default one and the original Porter stemmer.
+ENGLISH = ("english", "porter")
+
+STOP_WORDS_BY_LANGUAGE: dict[str, frozenset[str]] = dict.fromkeys(ENGLISH, ENGLISH_STOP_WORDS)
 
 #: Bumped whenever a text's terms change, so that a build re-reads every file
 #: instead of mixing terms of two analyzers (stored in the index's settings).
@@ -242,6 +245,6 @@ def _stem_word(language: str, raw: str) -> str:
     word = lemmatize(word, language)
     if word in stop_words:
         return ""
-    if language in ("english", "porter"):
+    if language in ENGLISH:
         word = strip_ship(word)
     return _stemmer_for(language).stemWord(word)

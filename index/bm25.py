@@ -14,6 +14,8 @@ float operations are done in rank_bm25's order, so the scores are the same numbe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 from typing import NamedTuple
 
 import numpy as np
@@ -102,7 +104,19 @@ def build_matrix(
     df = np.bincount(term_ids, minlength=n_terms).astype(np.int64)
     idf, average_idf = okapi_idf(df, n_chunks, params.epsilon)
     order = group_by_term(term_ids, df)
-    chunk_ids, impacts = _impacts_in_order(order, term_ids, tfs, posting_chunk, doc_len, idf, avgdl, params)
+    compiled = _kernel("impacts_in_order", len(order))
+    if compiled is not None:
+        chunk_ids, impacts = compiled(order, term_ids, tfs, posting_chunk, doc_len, idf, avgdl, params.k1, params.b)
+    else:
+        chunk_ids = np.empty(len(order), dtype=np.int32)
+        impacts = np.empty(len(order), dtype=np.float64)
+        # In blocks, so that a million chunks' temporaries do not all live at once.
+        for a in range(0, len(order), IMPACT_BLOCK):
+            idx = order[a : a + IMPACT_BLOCK]
+            chunk_ids[a : a + len(idx)] = posting_chunk[idx]
+            impacts[a : a + len(idx)] = okapi_impacts(
+                idf[term_ids[idx]], tfs[idx], doc_len[posting_chunk[idx]], avgdl, params
+            )
     ptr = np.zeros(n_terms + 1, dtype=np.int64)
     np.cumsum(df, out=ptr[1:])
     return PostingMatrix(ptr, chunk_ids, impacts, df, idf, Bm25Stats(n_chunks, avgdl, average_idf))
@@ -114,34 +128,19 @@ IMPACT_BLOCK = 1 << 22
 COMPILED_GROUPING_MIN = 2_000_000
 
 
-def _impacts_in_order(
-    order: np.ndarray,
-    term_ids: np.ndarray,
-    tfs: np.ndarray,
-    posting_chunk: np.ndarray,
-    doc_len: np.ndarray,
-    idf: np.ndarray,
-    avgdl: float,
-    params: Bm25Params,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each posting's chunk and impact, taken in *order*: compiled for large builds, else numpy."""
-    if len(order) >= COMPILED_GROUPING_MIN:
-        try:
-            from index.kernels import impacts_in_order
-        except (ImportError, OSError, RuntimeError):
-            pass
-        else:
-            return impacts_in_order(order, term_ids, tfs, posting_chunk, doc_len, idf, avgdl, params.k1, params.b)
-    chunk_ids = np.empty(len(order), dtype=np.int32)
-    impacts = np.empty(len(order), dtype=np.float64)
-    # In blocks, so that a million chunks' temporaries do not all live at once.
-    for a in range(0, len(order), IMPACT_BLOCK):
-        idx = order[a : a + IMPACT_BLOCK]
-        chunk_ids[a : a + len(idx)] = posting_chunk[idx]
-        impacts[a : a + len(idx)] = okapi_impacts(
-            idf[term_ids[idx]], tfs[idx], doc_len[posting_chunk[idx]], avgdl, params
-        )
-    return chunk_ids, impacts
+def _kernel(name: str, n_postings: int) -> Callable[..., Any] | None:
+    """The compiled build loop *name* (index/kernels.py) for a build this large, or None.
+
+    None for small builds (loading numba costs more than it saves) and where numba is
+    unavailable: the callers then run the same computation in numpy.
+    """
+    if n_postings < COMPILED_GROUPING_MIN:
+        return None
+    try:
+        from index import kernels
+    except (ImportError, OSError, RuntimeError):
+        return None
+    return getattr(kernels, name)
 
 
 def group_by_term(term_ids: np.ndarray, df: np.ndarray) -> np.ndarray:
@@ -150,13 +149,9 @@ def group_by_term(term_ids: np.ndarray, df: np.ndarray) -> np.ndarray:
     *df* is each term's number of postings. Large builds use a compiled counting
     sort (linear); small ones, or machines without numba, numpy's merge sort.
     """
-    if len(term_ids) >= COMPILED_GROUPING_MIN:
-        try:
-            from index.kernels import counting_order
-        except (ImportError, OSError, RuntimeError):
-            pass
-        else:
-            return counting_order(term_ids, df)
+    compiled = _kernel("counting_order", len(term_ids))
+    if compiled is not None:
+        return compiled(term_ids, df)
     return np.argsort(term_ids, kind="stable")
 
 

@@ -175,7 +175,18 @@ def _build(
     old_docs: dict[str, dict] = {}
     vocabulary: dict[str, int] = {}
     if old is not None:
-        cols = ("id", "path", "size", "mtime_ns", "sha256", "status")
+        cols = (
+            "id",
+            "path",
+            "size",
+            "mtime_ns",
+            "sha256",
+            "status",
+            "chunk_count",
+            "first_page",
+            "pages",
+            "first_chunk",
+        )
         old_docs = {
             r[1]: dict(zip(cols, r, strict=True)) for r in old.execute(f"select {', '.join(cols)} from documents")
         }

@@ -110,9 +110,7 @@ class IndexWriter:
         """Reuse a document's rows from the attached old index, renumbering its chunks."""
         doc_id = previous["id"]
         db = self.db
-        old_first, pages, old_chunk, chunk_count = db.execute(
-            "select first_page, pages, first_chunk, chunk_count from old.documents where id = ?", [doc_id]
-        ).fetchone()
+        old_first, pages, old_chunk = previous["first_page"], previous["pages"], previous["first_chunk"]
         db.execute(
             "insert into main.documents select id, path, title, format, ?, ?, sha256, status, error, chunk_count, "
             "?, pages, ? from old.documents where id = ?",
@@ -132,7 +130,7 @@ class IndexWriter:
             'insert into main.chunks (idx, document_id, ordinal, section, start, "end") '
             'select ? + ordinal, document_id, ordinal, section, start, "end" from old.chunks '
             "where idx between ? and ?",
-            [self.next_idx, old_chunk, old_chunk + chunk_count - 1],
+            [self.next_idx, old_chunk, old_chunk + previous["chunk_count"] - 1],
         )
         row = db.execute(
             "select lengths, counts, term_ids, tfs from old.document_terms where document_id = ?", [doc_id]

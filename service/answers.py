@@ -367,7 +367,7 @@ def answer(
     for t in terms:
         weights[t.term] = max(weights.get(t.term, 0.0), idf.get(t.term, unseen) * t.weight)
     total = sum(weights.values())
-    unseen_terms = {t.term for t in terms if t.term not in idf}
+    unseen_terms = set(weights) - set(idf)
     chunks = index.chunks(i for i, _ in hits)
     score_of = dict(hits)
     groups = collapse_duplicates(chunks)[: max(top_k, ANSWER_PASSAGES)]
