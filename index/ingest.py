@@ -86,7 +86,7 @@ def ingest_file(path: Path, relpath: str, settings: BuildSettings, numbering: Te
         return Ingested(relpath, sha, error="too deeply nested to parse")
     known = len(numbering.terms)
     chunks = chunk_document(loaded.text, loaded.blocks, settings.chunk_words, settings.chunk_overlap, settings.language)
-    title_numbers = numbering.numbers(loaded.title) if settings.title_in_chunks else []
+    title_numbers = numbering.numbers(loaded.title) * settings.title_weight if settings.title_in_chunks else []
     numbers = numbering.numbers
     term_ids: list[int] = []
     tfs: list[int] = []

@@ -37,6 +37,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("chunk_words", 120, int, "Target words per chunk; chunks end on sentence boundaries."),
     Setting("chunk_overlap", 1, int, "Sentences a chunk repeats from the end of the previous one."),
     Setting("title_in_chunks", True, bool, "Also index each document's title with every chunk."),
+    Setting("title_weight", 3, int, "Times a chunk counts its document's title words (1 to 10; with title_in_chunks)."),
     Setting("k1", 1.5, float, "BM25 term-frequency saturation (rank-bm25's default)."),
     Setting("b", 0.75, float, "BM25 length normalization (rank-bm25's default)."),
     Setting("epsilon", 0.25, float, "BM25Okapi floor for negative IDF, times the mean IDF."),
@@ -96,6 +97,7 @@ class BuildSettings:
     chunk_words: int = DEFAULTS["chunk_words"]
     chunk_overlap: int = DEFAULTS["chunk_overlap"]
     title_in_chunks: bool = DEFAULTS["title_in_chunks"]
+    title_weight: int = DEFAULTS["title_weight"]
     k1: float = DEFAULTS["k1"]
     b: float = DEFAULTS["b"]
     epsilon: float = DEFAULTS["epsilon"]
@@ -105,6 +107,8 @@ class BuildSettings:
             raise SettingError("chunk_words must be at least 10.")
         if not 0 <= self.chunk_overlap < 10:
             raise SettingError("chunk_overlap must be between 0 and 9 sentences.")
+        if not 1 <= self.title_weight <= 10:
+            raise SettingError("title_weight must be between 1 and 10.")
         if self.k1 < 0 or not 0 <= self.b <= 1:
             raise SettingError("BM25 needs k1 >= 0 and 0 <= b <= 1.")
 
@@ -122,6 +126,7 @@ class BuildSettings:
             "chunk_words": self.chunk_words,
             "chunk_overlap": self.chunk_overlap,
             "title_in_chunks": self.title_in_chunks,
+            "title_weight": self.title_weight,
         }
 
 

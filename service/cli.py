@@ -168,6 +168,7 @@ def setting_options(command: Callable) -> Callable:
         ("k1", float),
         ("b", float),
         ("title_in_chunks", bool),
+        ("title_weight", int),
     ):
         flag = "--" + name.replace("_", "-")
         command = click.option(flag, name, type=kind, default=None, help=f"Override DOCQA_{name.upper()}.")(command)

@@ -134,10 +134,11 @@ def test_incremental_scores_equal_a_full_rebuild(documents, index_path, tmp_path
         assert search(a, query, 10) == search(b, query, 10)
 
 
-@pytest.mark.parametrize("parallel", [False, True])
-def test_built_index_scores_equal_rank_bm25_on_the_analyzers_terms(tmp_path, monkeypatch, parallel):
+@pytest.mark.parametrize(("parallel", "title_weight"), [(False, 1), (True, 1), (False, 3), (True, 3)])
+def test_built_index_scores_equal_rank_bm25_on_the_analyzers_terms(tmp_path, monkeypatch, parallel, title_weight):
     """The whole ingest path (worker processes numbering terms their own way, or this one) gives
-    rank_bm25's scores over each chunk's analyzer terms, its document's title included."""
+    rank_bm25's scores over each chunk's analyzer terms, its document's title included
+    ``title_weight`` times."""
     monkeypatch.setattr(ingest, "PARALLEL_MIN_FILES", 0 if parallel else 10**9)
     monkeypatch.setattr(ingest, "BATCH_FILES", 3)  # many batches, so workers number terms in turns
     rng = random.Random(7)
@@ -148,11 +149,11 @@ def test_built_index_scores_equal_rank_bm25_on_the_analyzers_terms(tmp_path, mon
         body = " ".join(" ".join(rng.choices(words, k=rng.randint(5, 15))).capitalize() + "." for _ in range(12))
         (documents / f"doc{i:02}.md").write_text(f"# Title {rng.choice(words)} {i}\n\n{body}\n")
     index_path = tmp_path / "index.sqlite"
-    summary = build_index(documents, index_path)
+    summary = build_index(documents, index_path, BuildSettings(title_weight=title_weight))
     index = IndexFile(index_path)
     analyzer = Analyzer()
     chunks = index.chunks(range(summary.chunks))
-    corpus = [analyzer.terms(c.text) + analyzer.terms(c.title) for c in chunks]
+    corpus = [analyzer.terms(c.text) + analyzer.terms(c.title) * title_weight for c in chunks]
     reference = BM25Okapi(corpus)
     for _ in range(20):
         query = rng.sample(sorted(reference.idf), 3)

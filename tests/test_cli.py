@@ -59,6 +59,8 @@ def test_bad_environment_setting_is_reported(tmp_path):
     assert result.exit_code == 1 and "chunk_words" in result.output
     result = CliRunner().invoke(cli, ["index", "--index", str(tmp_path / "i")], env={"DOCQA_TYPO": "1"})
     assert result.exit_code == 1 and "DOCQA_TYPO" in result.output
+    result = CliRunner().invoke(cli, ["index", "--index", str(tmp_path / "i")], env={"DOCQA_TITLE_WEIGHT": "0"})
+    assert result.exit_code == 1 and "title_weight must be between 1 and 10" in result.output
 
 
 def test_console_script_runs(documents, index_path):
