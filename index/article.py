@@ -8,6 +8,7 @@ says "Comment 7 (Alex Maistrovoy)" is far more useful than one that says "line 1
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from index.chunking import is_boilerplate
 from index.loaders import Block
@@ -47,7 +48,7 @@ def _comments_start(text: str) -> int | None:
 def _body_headings(text: str, end: int, title: str) -> list[tuple[int, str]]:
     """Short stand-alone lines without closing punctuation read as headings."""
     headings = []
-    for match in re.finditer(r"(?:^|\n\n)([^\n]{3,90})(?=\n\n|\Z)", text[:end]):
+    for match in _short_paragraphs(text[:end]):
         line = match.group(1).strip()
         words = line.split()
         if (
@@ -62,6 +63,21 @@ def _body_headings(text: str, end: int, title: str) -> list[tuple[int, str]]:
             continue
         headings.append((match.start(1), line))
     return headings
+
+
+# A short paragraph: 3 to 90 characters between blank lines. The search starts from the
+# literal "\n\n" (found by a fast scan) rather than trying a "^|\n\n" branch at every
+# character; the text's first line is matched on its own.
+_PARAGRAPH_AFTER_BLANK = re.compile(r"\n\n([^\n]{3,90})(?=\n\n|\Z)")
+_FIRST_PARAGRAPH = re.compile(r"([^\n]{3,90})(?=\n\n|\Z)")
+
+
+def _short_paragraphs(text: str) -> Iterator[re.Match[str]]:
+    """The matches of ``(?:^|\n\n)([^\n]{3,90})(?=\n\n|\\Z)`` in *text*, group 1 the paragraph."""
+    first = _FIRST_PARAGRAPH.match(text)
+    if first:
+        yield first
+    yield from _PARAGRAPH_AFTER_BLANK.finditer(text)
 
 
 def _comment_blocks(text: str, start: int) -> list[Block]:

@@ -24,6 +24,7 @@ BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"\S+")
+_HAS_WORD = re.compile(r"\w")
 
 
 class Span(NamedTuple):
@@ -56,7 +57,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None, language: 
             s, e = base + found["start_index"], base + found["end_index"]
             piece = text[s:e]
             stripped = piece.strip()
-            if not stripped or not re.search(r"\w", stripped):
+            if not stripped or not _HAS_WORD.search(stripped):
                 continue
             s += len(piece) - len(piece.lstrip())
             spans.append(Span(s, s + len(stripped)))
@@ -97,10 +98,11 @@ def _runs(text: str, block: Block, chunk_words: int, language: str) -> list[list
     """
     runs: list[list[tuple[Span, int]]] = [[]]
     for span in sentence_spans(text, block.start, block.end, language):
-        if is_boilerplate(text[span.start : span.end]):
+        sentence = text[span.start : span.end]
+        if is_boilerplate(sentence):
             runs.append([])
             continue
-        words = len(_WORD.findall(text, span.start, span.end))
+        words = len(sentence.split())  # its \S+ runs: str.split cuts at the same (Unicode) spaces
         if words > 2 * chunk_words:
             runs[-1].extend((piece, chunk_words) for piece in _split_long(text, span, chunk_words))
         else:

@@ -1,3 +1,7 @@
+import hypothesis.strategies as st
+from hypothesis import given
+from hypothesis import settings
+
 from index.analysis import Analyzer
 from index.analysis import TermNumbering
 from index.analysis import normalize
@@ -75,6 +79,57 @@ def test_term_numbering_gives_the_analyzers_terms_as_numbers():
         assert 0 not in numbers
         assert [numbering.terms[n - 1] for n in numbers] == A.terms(text)
     assert len(numbering.terms) == len(set(numbering.terms))  # each term numbered once
+
+
+_PIECES = st.sampled_from(
+    [
+        "the",
+        "Leaders",
+        "leader's",
+        "don't",
+        "O’Neil",
+        "well-known",
+        "1,000",
+        "1965",
+        "3.5:2",
+        "[20]",
+        "[12345]",
+        "café",
+        "naïve",
+        "Straße",
+        "ǅemal",
+        "½",
+        "²",
+        "٣",
+        "x_y",
+        "...",
+        "(",
+        ")",
+        "'",
+        "’",
+        "-",
+        "[",
+        "]",
+        ",",
+        ":",
+    ]
+)
+_SPACE = st.sampled_from([" ", "  ", "\n", "\t", "\u00a0", "\u2003", "\x1c", "\u3000", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_PIECES, _SPACE), max_size=40))
+def test_term_numbering_equals_the_analyzer_on_any_spacing(parts):
+    """Numbering looks up whitespace-separated pieces whole; that must never change the terms,
+    whatever the spaces (Unicode ones included) and however punctuation sticks to words."""
+    text = "".join(piece + space for piece, space in parts)
+    numbering = _SHARED_NUMBERING  # shared, so pieces met in earlier examples are looked up
+    numbers = numbering.numbers(text)
+    assert 0 not in numbers
+    assert [numbering.terms[n - 1] for n in numbers] == A.terms(text)
+
+
+_SHARED_NUMBERING = TermNumbering(A, "shared")
 
 
 def test_porter_is_english_with_the_english_stop_words():

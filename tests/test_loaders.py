@@ -1,7 +1,11 @@
 from pathlib import Path
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import given
+from hypothesis import settings
 
+from index.article import _short_paragraphs
 from index.chunking import chunk_document
 from index.errors import UnreadableDocument
 from index.loaders import load
@@ -85,3 +89,15 @@ def test_chunk_offsets_are_exact_for_every_format(documents, name):
         assert piece == piece.strip() and piece
         block = next(b for b in doc.blocks if b.start <= chunk.start < b.end)
         assert chunk.end <= block.end and chunk.section == block.label
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["\n", "\n\n", "Heading", "ab", "x" * 88, " ", "."]), max_size=30))
+def test_short_paragraphs_are_the_matches_of_the_plain_pattern(parts):
+    """The heading finder scans for blank lines instead of trying a start-or-blank-line branch
+    at every character; it must find exactly what the plain pattern finds."""
+    import re
+
+    text = "".join(parts)
+    plain = [(m.start(1), m.group(1)) for m in re.finditer(r"(?:^|\n\n)([^\n]{3,90})(?=\n\n|\Z)", text)]
+    assert [(m.start(1), m.group(1)) for m in _short_paragraphs(text)] == plain
