@@ -73,7 +73,7 @@ _FIRST_PARAGRAPH = re.compile(r"([^\n]{3,90})(?=\n\n|\Z)")
 
 
 def _short_paragraphs(text: str) -> Iterator[re.Match[str]]:
-    """The matches of ``(?:^|\n\n)([^\n]{3,90})(?=\n\n|\\Z)`` in *text*, group 1 the paragraph."""
+    r"""The matches of ``(?:^|\n\n)([^\n]{3,90})(?=\n\n|\Z)`` in *text*, group 1 the paragraph."""
     first = _FIRST_PARAGRAPH.match(text)
     if first:
         yield first
