@@ -157,29 +157,50 @@ class TermNumbering:
         self._numbers: dict[str, int] = {}
         self._raw: dict[str, int] = {}  # raw word (a pattern match) -> number
         self._pieces: dict[str, int] = {}  # whitespace-separated piece -> number, 0 or SEVERAL
+        self._multi: dict[str, tuple[int, ...]] = {}  # a SEVERAL piece -> its numbers
 
     def numbers(self, text: str) -> list[int]:
         """The numbers of the terms of *text*, in order: ``Analyzer.terms`` as numbers."""
         pieces = text.split()
         numbers = list(map(self._pieces.get, pieces))
-        if None in numbers or self.SEVERAL in numbers:
-            out: list[int] = []
-            for piece, number in zip(pieces, numbers, strict=True):
-                if number is None:
-                    number = self._piece_number(piece)
-                if number == self.SEVERAL:
-                    out.extend(filter(None, map(self._raw_number, _TOKEN_RE.findall(piece))))
-                elif number:
-                    out.append(number)
-            return out
+        if None in numbers:  # only the pieces not met before take this path
+            i = numbers.index(None)
+            while True:
+                numbers[i] = self._piece_number(pieces[i])
+                try:
+                    i = numbers.index(None, i + 1)
+                except ValueError:
+                    break
+        if self.SEVERAL in numbers:  # spliced in by slices: a chunk has few such pieces
+            out: list[int | None] = []
+            start, i = 0, numbers.index(self.SEVERAL)
+            while True:
+                out += numbers[start:i]
+                out += self._several(pieces[i])
+                start = i + 1
+                try:
+                    i = numbers.index(self.SEVERAL, start)
+                except ValueError:
+                    break
+            out += numbers[start:]
+            numbers = out
         return [*filter(None, numbers)]
 
     def _piece_number(self, piece: str) -> int:
-        found = [n for n in map(self._raw_number, _TOKEN_RE.findall(piece)) if n]
+        found = self._several(piece)
         number = found[0] if len(found) == 1 else self.SEVERAL if found else 0
         if len(self._pieces) < self.RAW_LIMIT:
             self._pieces[piece] = number
         return number
+
+    def _several(self, piece: str) -> tuple[int, ...]:
+        """The numbers of a piece's terms (several, for a piece numbered ``SEVERAL``)."""
+        found = self._multi.get(piece)
+        if found is None:
+            found = tuple(n for n in map(self._raw_number, _TOKEN_RE.findall(piece)) if n)
+            if len(found) > 1 and len(self._multi) < self.RAW_LIMIT:
+                self._multi[piece] = found
+        return found
 
     def _raw_number(self, raw: str) -> int:
         number = self._raw.get(raw)
