@@ -27,6 +27,7 @@ from index.store import ChunkRow
 from index.store import IndexFile
 
 NOT_FOUND_TEXT = "I could not find an answer to that in the documents. The closest passages are listed below."
+NO_MATCH_TEXT = "I could not find an answer to that in the documents: none of them use any word of the question."
 NO_TERMS_TEXT = "Your question has no searchable words (only stop words or punctuation); ask with more specific words."
 MAX_HISTORY = 20
 MIN_PASSAGE_COVERAGE = 0.75
@@ -442,6 +443,8 @@ def answer(
         }
         for rank, group in enumerate(groups[:top_k], start=1)
     ]
+    if not hits:  # nothing to list "below"
+        result["message"] = NO_MATCH_TEXT
     result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
     return result
 

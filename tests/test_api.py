@@ -60,6 +60,15 @@ def test_question_outside_the_documents_is_not_answered(client):
     validate(body, "AskResponse")
     assert body["answered"] is False and body["answer"] is None
     assert "could not find" in body["message"]
+    assert body["passages"] and "listed below" in body["message"]
+
+
+def test_question_with_no_word_in_the_documents_says_so(client):
+    body = ask(client, "Where do zyzzyvas flibbertigibbet?").get_json()
+    validate(body, "AskResponse")
+    assert body["answered"] is False and body["passages"] == []
+    assert "none of them use any word of the question" in body["message"]
+    assert "listed below" not in body["message"]
 
 
 def test_other_formats_answer_with_their_section(client):
