@@ -176,7 +176,7 @@ class TermNumbering:
             start, i = 0, numbers.index(self.SEVERAL)
             while True:
                 out += numbers[start:i]
-                out += self._several(pieces[i])
+                out += self._piece_numbers(pieces[i])
                 start = i + 1
                 try:
                     i = numbers.index(self.SEVERAL, start)
@@ -187,14 +187,14 @@ class TermNumbering:
         return [*filter(None, numbers)]
 
     def _piece_number(self, piece: str) -> int:
-        found = self._several(piece)
+        found = self._piece_numbers(piece)
         number = found[0] if len(found) == 1 else self.SEVERAL if found else 0
         if len(self._pieces) < self.RAW_LIMIT:
             self._pieces[piece] = number
         return number
 
-    def _several(self, piece: str) -> tuple[int, ...]:
-        """The numbers of a piece's terms (several, for a piece numbered ``SEVERAL``)."""
+    def _piece_numbers(self, piece: str) -> tuple[int, ...]:
+        """The numbers of a piece's terms; those of a ``SEVERAL`` piece are remembered."""
         found = self._multi.get(piece)
         if found is None:
             found = tuple(n for n in map(self._raw_number, _TOKEN_RE.findall(piece)) if n)

@@ -360,6 +360,8 @@ def answer(
         return result
     # Twice the passages needed, so that collapsing near-duplicates still leaves enough.
     hits, idf = retrieve(index, terms, 2 * max(top_k, ANSWER_PASSAGES))
+    if not hits:  # no passage to list "below"
+        result["message"] = NO_MATCH_TEXT
     # A term the documents never use still counts (half as much as the rarest term):
     # a question about "liquid nitrogen" is not answered by a sentence that only
     # shares "point", while one paraphrased word does not sink a good match.
@@ -443,8 +445,6 @@ def answer(
         }
         for rank, group in enumerate(groups[:top_k], start=1)
     ]
-    if not hits:  # nothing to list "below"
-        result["message"] = NO_MATCH_TEXT
     result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
     return result
 

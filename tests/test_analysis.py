@@ -114,6 +114,7 @@ _PIECES = st.sampled_from(
         ":",
     ]
 )
+_SHARED_NUMBERING = TermNumbering(A, "shared")  # across examples, so pieces met before are looked up
 _SPACE = st.sampled_from([" ", "  ", "\n", "\t", "\u00a0", "\u2003", "\x1c", "\u3000", ""])
 
 
@@ -123,13 +124,10 @@ def test_term_numbering_equals_the_analyzer_on_any_spacing(parts):
     """Numbering looks up whitespace-separated pieces whole; that must never change the terms,
     whatever the spaces (Unicode ones included) and however punctuation sticks to words."""
     text = "".join(piece + space for piece, space in parts)
-    numbering = _SHARED_NUMBERING  # shared, so pieces met in earlier examples are looked up
+    numbering = _SHARED_NUMBERING
     numbers = numbering.numbers(text)
     assert 0 not in numbers
     assert [numbering.terms[n - 1] for n in numbers] == A.terms(text)
-
-
-_SHARED_NUMBERING = TermNumbering(A, "shared")
 
 
 def test_porter_is_english_with_the_english_stop_words():

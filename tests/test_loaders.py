@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import hypothesis.strategies as st
@@ -96,8 +97,6 @@ def test_chunk_offsets_are_exact_for_every_format(documents, name):
 def test_short_paragraphs_are_the_matches_of_the_plain_pattern(parts):
     """The heading finder scans for blank lines instead of trying a start-or-blank-line branch
     at every character; it must find exactly what the plain pattern finds."""
-    import re
-
     text = "".join(parts)
     plain = [(m.start(1), m.group(1)) for m in re.finditer(r"(?:^|\n\n)([^\n]{3,90})(?=\n\n|\Z)", text)]
     assert [(m.start(1), m.group(1)) for m in _short_paragraphs(text)] == plain
