@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
+from itertools import chain
 from typing import NamedTuple
 
 import Stemmer
@@ -134,73 +135,52 @@ class Analyzer:
         return _stem_word(self.language, raw)
 
 
+class _PieceNumbers(dict):
+    """Whitespace-separated piece -> the numbers of its terms; a piece not met before is analyzed."""
+
+    def __init__(self, numbering: TermNumbering) -> None:
+        super().__init__()
+        self._numbering = numbering
+
+    def __missing__(self, piece: str) -> tuple[int, ...]:
+        numbers = self._numbering.piece_numbers(piece)
+        if len(self) < TermNumbering.RAW_LIMIT:
+            self[piece] = numbers
+        return numbers
+
+
 class TermNumbering:
     """Number an analyzer's terms 1, 2, 3... in first-seen order, remembering each word's number.
 
     This is a build worker's hot loop. A text is cut at whitespace (``str.split``, far
     faster than the token pattern) and each piece looked up whole: no token can contain
     whitespace, so the pattern's matches in a text are exactly its matches in each
-    piece, in order. A piece met before costs one C-level dict lookup; a piece with no
-    term (stop words, punctuation) is number 0, so ``filter(None, ...)`` removes it, and
-    one with several ("well-known", "1965-67") is ``SEVERAL`` and expanded. The build
-    maps these numbers to its vocabulary's through ``terms``, which it receives in order.
+    piece, in order. Each piece maps to the tuple of its terms' numbers: ``()`` for a
+    stop word or punctuation, one number for most words, several for "well-known" or
+    "1965-67". So one C-level pass (``chain`` over the looked-up tuples) gives a text's
+    numbers, and only pieces never met before run Python code. The build maps these
+    numbers to its vocabulary's through ``terms``, which it receives in order.
     """
 
-    #: Pieces remembered; past it (a folder of gibberish) pieces are analyzed again.
+    #: Pieces and raw words remembered; past it (a folder of gibberish) they are analyzed again.
     RAW_LIMIT = 4_000_000
-    #: A piece that holds more than one term.
-    SEVERAL = -1
 
     def __init__(self, analyzer: Analyzer, key: str = "") -> None:
         self.analyzer, self.key = analyzer, key
         self.terms: list[str] = []  # the term numbered i + 1
         self._numbers: dict[str, int] = {}
-        self._raw: dict[str, int] = {}  # raw word (a pattern match) -> number
-        self._pieces: dict[str, int] = {}  # whitespace-separated piece -> number, 0 or SEVERAL
-        self._multi: dict[str, tuple[int, ...]] = {}  # a SEVERAL piece -> its numbers
+        self._raw: dict[str, int] = {}  # raw word (a pattern match) -> number, 0 for none
+        self._singles: list[tuple[int, ...]] = [()]  # (n,) for each number n, shared by its pieces
+        self._lookup = _PieceNumbers(self).__getitem__
 
     def numbers(self, text: str) -> list[int]:
         """The numbers of the terms of *text*, in order: ``Analyzer.terms`` as numbers."""
-        pieces = text.split()
-        numbers = list(map(self._pieces.get, pieces))
-        if None in numbers:  # only the pieces not met before take this path
-            i = numbers.index(None)
-            while True:
-                numbers[i] = self._piece_number(pieces[i])
-                try:
-                    i = numbers.index(None, i + 1)
-                except ValueError:
-                    break
-        if self.SEVERAL in numbers:  # spliced in by slices: a chunk has few such pieces
-            out: list[int | None] = []
-            start, i = 0, numbers.index(self.SEVERAL)
-            while True:
-                out += numbers[start:i]
-                out += self._piece_numbers(pieces[i])
-                start = i + 1
-                try:
-                    i = numbers.index(self.SEVERAL, start)
-                except ValueError:
-                    break
-            out += numbers[start:]
-            numbers = out
-        return [*filter(None, numbers)]
+        return list(chain.from_iterable(map(self._lookup, text.split())))
 
-    def _piece_number(self, piece: str) -> int:
-        found = self._piece_numbers(piece)
-        number = found[0] if len(found) == 1 else self.SEVERAL if found else 0
-        if len(self._pieces) < self.RAW_LIMIT:
-            self._pieces[piece] = number
-        return number
-
-    def _piece_numbers(self, piece: str) -> tuple[int, ...]:
-        """The numbers of a piece's terms; those of a ``SEVERAL`` piece are remembered."""
-        found = self._multi.get(piece)
-        if found is None:
-            found = tuple(n for n in map(self._raw_number, _TOKEN_RE.findall(piece)) if n)
-            if len(found) > 1 and len(self._multi) < self.RAW_LIMIT:
-                self._multi[piece] = found
-        return found
+    def piece_numbers(self, piece: str) -> tuple[int, ...]:
+        """The numbers of the terms of one whitespace-free *piece* (analyzed, not looked up)."""
+        found = [n for n in map(self._raw_number, _TOKEN_RE.findall(piece)) if n]
+        return self._singles[found[0]] if len(found) == 1 else tuple(found)
 
     def _raw_number(self, raw: str) -> int:
         number = self._raw.get(raw)
@@ -212,6 +192,7 @@ class TermNumbering:
         if term and not number:
             self.terms.append(term)
             number = self._numbers[term] = len(self.terms)
+            self._singles.append((number,))
         if len(self._raw) < self.RAW_LIMIT:
             self._raw[raw] = number
         return number
