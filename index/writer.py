@@ -148,8 +148,8 @@ class IndexWriter:
             self.summary.failed += 1
             self.summary.failures.append({"path": entry.relpath, "error": result.error})
             return
-        assert result.chunks is not None and result.new_terms is not None and result.term_ids is not None
-        assert result.lengths is not None and result.counts is not None and result.tfs is not None
+        assert result.chunks is not None and result.new_terms is not None
+        lengths, counts, term_ids, tfs = result.term_counts()
         doc_id = document_id(entry.relpath)
         pages = text_pages(result.text)
         self._documents.append(
@@ -169,20 +169,21 @@ class IndexWriter:
         base = self.next_idx
         self._chunks.extend(
             {
-                "idx": base + c.ordinal,
+                "idx": base + ordinal,
                 "document_id": doc_id,
-                "ordinal": c.ordinal,
-                "section": c.section,
-                "start": c.start,
-                "end": c.end,
+                "ordinal": ordinal,
+                "section": section,
+                "start": start,
+                "end": end,
             }
-            for c in result.chunks
+            for ordinal, section, start, end in result.chunks
         )
         to_vocabulary = self._numberings.get(result.numbering)
         if to_vocabulary is None:
             to_vocabulary = self._numberings[result.numbering] = _NumberMap()
         to_vocabulary.extend(number_terms(self.vocabulary, result.new_terms))
-        terms = DocTerms(result.lengths, result.counts, to_vocabulary.map(result.term_ids), result.tfs)
+        term_ids[:] = to_vocabulary.map(term_ids)  # in place: the four arrays share one buffer
+        terms = DocTerms(lengths, counts, term_ids, tfs)
         self._terms.append(
             {
                 "document_id": doc_id,
