@@ -105,15 +105,26 @@ def decode_text(data: bytes) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]{2,}")
+_BLANKS = " \t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u200b\u202f\u3000"
+_SPACES = re.compile(f"[{_BLANKS}]{{2,}}")
 _MANY_NEWLINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 
 def clean_whitespace(text: str) -> str:
-    """Unify line endings and fold runs of blanks, keeping paragraph breaks."""
+    """Unify line endings and fold runs of blanks, keeping paragraph breaks.
+
+    Each pattern tests every character of the text, while most texts hold nothing
+    for it to change; a plain search for what a match needs comes first (a run of
+    blanks needs two spaces or a blank other than the space, and all but the tab are
+    outside ASCII, which ``isascii`` knows without a scan; three line breaks with
+    only blanks between need a line break followed by one of "\n", " " or "\t").
+    """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _SPACES.sub(" ", text)
-    return _MANY_NEWLINES.sub("\n\n", text).strip("\n")
+    if "  " in text or "\t" in text or (not text.isascii() and any(blank in text for blank in _BLANKS[2:])):
+        text = _SPACES.sub(" ", text)
+    if "\n\n\n" in text or "\n " in text or "\n\t" in text:
+        text = _MANY_NEWLINES.sub("\n\n", text)
+    return text.strip("\n")
 
 
 def load_markdown(text: str) -> LoadedDocument:

@@ -9,6 +9,7 @@ from hypothesis import settings
 from index.article import _short_paragraphs
 from index.chunking import chunk_document
 from index.errors import UnreadableDocument
+from index.loaders import clean_whitespace
 from index.loaders import load
 from tests.conftest import ARTICLE
 from tests.conftest import DATA
@@ -100,3 +101,17 @@ def test_short_paragraphs_are_the_matches_of_the_plain_pattern(parts):
     text = "".join(parts)
     plain = [(m.start(1), m.group(1)) for m in re.finditer(r"(?:^|\n\n)([^\n]{3,90})(?=\n\n|\Z)", text)]
     assert [(m.start(1), m.group(1)) for m in _short_paragraphs(text)] == plain
+
+
+_BLANK_PARTS = ["\n", "\r\n", "\r", " ", "  ", "\t", "\u00a0", "\u2003", "\u200b", "\u3000", "ab", "."]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_BLANK_PARTS)))
+def test_clean_whitespace_is_the_two_plain_substitutions(parts):
+    """The searches before each pattern only skip work: the result is the patterns' own."""
+    text = "".join(parts)
+    unified = text.replace("\r\n", "\n").replace("\r", "\n")
+    spaced = re.sub(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]{2,}", " ", unified)
+    expected = re.sub(r"\n[ \t]*\n(?:[ \t]*\n)+", "\n\n", spaced).strip("\n")
+    assert clean_whitespace(text) == expected
