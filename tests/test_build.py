@@ -134,12 +134,18 @@ def test_incremental_scores_equal_a_full_rebuild(documents, index_path, tmp_path
         assert search(a, query, 10) == search(b, query, 10)
 
 
-@pytest.mark.parametrize(("parallel", "title_weight"), [(False, 1), (True, 1), (False, 3), (True, 3)])
-def test_built_index_scores_equal_rank_bm25_on_the_analyzers_terms(tmp_path, monkeypatch, parallel, title_weight):
-    """The whole ingest path (worker processes numbering terms their own way, or this one) gives
-    rank_bm25's scores over each chunk's analyzer terms, its document's title included
-    ``title_weight`` times."""
+@pytest.mark.parametrize(
+    ("parallel", "compiled", "title_weight"),
+    [(False, False, 1), (True, False, 1), (True, True, 1), (False, False, 3), (True, False, 3), (True, True, 3)],
+)
+def test_built_index_scores_equal_rank_bm25_on_the_analyzers_terms(
+    tmp_path, monkeypatch, parallel, compiled, title_weight
+):
+    """The whole ingest path (worker processes numbering terms their own way, counting them in
+    Python or compiled code, or this process) gives rank_bm25's scores over each chunk's analyzer
+    terms, its document's title included ``title_weight`` times."""
     monkeypatch.setattr(ingest, "PARALLEL_MIN_FILES", 0 if parallel else 10**9)
+    monkeypatch.setattr(ingest, "COMPILED_MIN_FILES", 0 if compiled else 10**9)
     monkeypatch.setattr(ingest, "BATCH_FILES", 3)  # many batches, so workers number terms in turns
     rng = random.Random(7)
     words = [f"{a}{b}" for a in ("pal", "tor", "mek", "sul", "van") for b in ("ine", "ork", "ast", "um", "ing")]

@@ -1,0 +1,302 @@
+"""Count the terms of a document's chunks in compiled code: a large build's hottest loop.
+
+``TermNumbering.numbers`` cuts a text at whitespace and looks each piece up in a
+dict, then a ``Counter`` counts each chunk: a few hundred nanoseconds of Python per
+word, most of a build's time at a million chunks. This module does the same over
+the text's code points in one compiled pass: pieces are cut where ``str.split``
+cuts, found in a table by two independent 64-bit hashes of their code points (128
+bits: a false match among millions of pieces has odds far below those of a memory
+error), and counted per chunk in the order their terms first appear, exactly as
+``Counter`` orders them. Only pieces the table has not met run Python
+(``TermNumbering`` analyzes them), in the order the count meets them (chunk after
+chunk), so terms are numbered exactly as the Python path numbers them. A chunk with a space beyond Latin-1
+(which ``str.split`` also cuts at) sends its document down the Python path.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from index.analysis import TermNumbering
+
+#: The characters ``str.split`` cuts at below 256 (``_is_wide_space`` has the rest; the
+#: tests check both against ``str.split`` over every code point).
+LATIN1_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0"
+
+_IS_SPACE = np.zeros(256, np.bool_)
+_IS_SPACE[[ord(c) for c in LATIN1_SPACES]] = True
+
+_FNV_OFFSET = np.uint64(14695981039346656037)
+_FNV_PRIME = np.uint64(1099511628211)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+# A slot's value: 0 empty, 1 a piece without terms (stop word, punctuation), 2 + n a
+# piece whose one term is number n, MULTI | k a piece whose terms are row k of the
+# multi-term table ("well-known").
+_EMPTY = np.uint64(0)
+_NO_TERMS = np.uint64(1)
+_MULTI = np.uint64(1 << 62)
+
+
+@numba.njit(cache=True, nogil=True)
+def _hashes(buf, start, end):  # pragma: no cover - compiled
+    """FNV-1a and a multiply-xorshift hash of the code points ``buf[start:end]``."""
+    h1 = _FNV_OFFSET
+    h2 = np.uint64(end - start)
+    for i in range(start, end):
+        point = np.uint64(buf[i])
+        h1 = (h1 ^ point) * _FNV_PRIME
+        h2 = (h2 + point + np.uint64(1)) * _GOLDEN
+        h2 ^= h2 >> np.uint64(29)
+    return h1, h2
+
+
+@numba.njit(cache=True, nogil=True)
+def _slot(table, h1, h2):  # pragma: no cover - compiled
+    """The slot holding (h1, h2), or the empty slot where it would go (linear probing)."""
+    mask = np.uint64(len(table) - 1)
+    slot = h1 & mask
+    while table[slot, 2] != _EMPTY and (table[slot, 0] != h1 or table[slot, 1] != h2):
+        slot = (slot + np.uint64(1)) & mask
+    return slot
+
+
+@numba.njit(cache=True, nogil=True)
+def _is_wide_space(point):  # pragma: no cover - compiled
+    return (
+        point == 0x1680
+        or 0x2000 <= point <= 0x200A
+        or point == 0x2028
+        or point == 0x2029
+        or point == 0x202F
+        or point == 0x205F
+        or point == 0x3000
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _tally(terms, tf, touched, n_touched):  # pragma: no cover - compiled
+    """Count *terms* into *tf*, listing each term the chunk had not met in *touched*; return its new length."""
+    for term in terms:
+        if tf[term] == 0:
+            touched[n_touched] = term
+            n_touched += 1
+        tf[term] += 1
+    return n_touched
+
+
+@numba.njit(cache=True, nogil=True)
+def _count(buf, starts, ends, title, is_space, table, multi_at, multi_terms, tf, out):  # pragma: no cover
+    """Count each chunk's terms; return (postings written, pieces missing from the table),
+    or (-1, -1) when a chunk holds a space beyond Latin-1.
+
+    ``out`` rows: 0 term numbers and 1 their counts (postings, chunk after chunk),
+    2 chunk lengths and 3 distinct terms per chunk (the first ``len(starts)``), and
+    4-5 the start and end of each missing piece. With any piece missing the counts
+    are incomplete: the caller adds the pieces to the table and counts again.
+    """
+    n_post = 0
+    n_missing = 0
+    longest = 0
+    for c in range(len(starts)):
+        longest = max(longest, ends[c] - starts[c])
+    touched = np.empty(longest + len(title) + 1, np.int64)  # a chunk has at most a term per byte
+    one = np.zeros(1, np.int32)
+    for c in range(len(starts)):
+        n_touched = 0
+        length = 0
+        i, end = starts[c], ends[c]
+        while i < end:
+            while i < end and buf[i] < 256 and is_space[buf[i]]:
+                i += 1
+            if i == end:
+                break
+            j = i
+            while j < end and not (buf[j] < 256 and is_space[buf[j]]):
+                if buf[j] >= 0x1680 and _is_wide_space(buf[j]):  # str.split cuts here too:
+                    for t in range(n_touched):  # leave the scratch zeroed, and count in Python
+                        tf[touched[t]] = 0
+                    return -1, -1
+                j += 1
+            h1, h2 = _hashes(buf, i, j)
+            value = table[_slot(table, h1, h2), 2]
+            if value == _EMPTY:
+                out[4, n_missing] = i
+                out[5, n_missing] = j
+                n_missing += 1
+            elif n_missing == 0 and value != _NO_TERMS:
+                if value >= _MULTI:
+                    row = np.int64(value - _MULTI)
+                    terms = multi_terms[multi_at[row] : multi_at[row + 1]]
+                else:
+                    one[0] = np.int32(value - np.uint64(2))
+                    terms = one
+                n_touched = _tally(terms, tf, touched, n_touched)
+                length += len(terms)
+            i = j
+        n_touched = _tally(title, tf, touched, n_touched)
+        length += len(title)
+        out[2, c] = length
+        out[3, c] = n_touched
+        for t in range(n_touched):
+            term = touched[t]
+            out[0, n_post] = term
+            out[1, n_post] = tf[term]
+            tf[term] = 0
+            n_post += 1
+    return n_post, n_missing
+
+
+@numba.njit(cache=True, nogil=True)
+def _insert(table, buf, starts, ends, values):  # pragma: no cover - compiled
+    """Enter the pieces ``buf[starts[k]:ends[k]]`` with their slot values."""
+    for k in range(len(starts)):
+        h1, h2 = _hashes(buf, starts[k], ends[k])
+        slot = _slot(table, h1, h2)
+        table[slot, 0] = h1
+        table[slot, 1] = h2
+        table[slot, 2] = values[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _rehash(old, new):  # pragma: no cover - compiled
+    for k in range(len(old)):
+        if old[k, 2] != _EMPTY:
+            slot = _slot(new, old[k, 0], old[k, 1])
+            new[slot, 0] = old[k, 0]
+            new[slot, 1] = old[k, 1]
+            new[slot, 2] = old[k, 2]
+
+
+class _Growing:
+    """A numpy array that grows by doubling, appended to from Python."""
+
+    def __init__(self, dtype: type, first: int | None = None) -> None:
+        self.array: np.ndarray = np.zeros(1024, dtype)
+        self.size = 0
+        if first is not None:
+            self.append(first)
+
+    def append(self, value: int) -> None:
+        self.extend([value])
+
+    def extend(self, values: np.ndarray | list[int] | tuple[int, ...]) -> None:
+        end = self.size + len(values)
+        if end > len(self.array):
+            grown = np.zeros(max(end, 2 * len(self.array)), self.array.dtype)
+            grown[: self.size] = self.array[: self.size]
+            self.array = grown
+        self.array[self.size : end] = values
+        self.size = end
+
+    def view(self) -> np.ndarray:
+        return self.array[: self.size]
+
+
+class ChunkCounter:
+    """A ``TermNumbering``'s pieces in a compiled table, to count chunks' terms without Python per word.
+
+    The table holds each piece met as its two hashes and its terms (one number, none,
+    or a row of the multi-term table), in one row of 24 bytes: a lookup is one probe
+    of memory, where a dict of strings takes several. It grows up to
+    ``TermNumbering.RAW_LIMIT`` pieces; past that a text with a new piece is counted
+    in Python.
+    """
+
+    def __init__(self, numbering: TermNumbering) -> None:
+        self.numbering = numbering
+        self._table = np.zeros((1 << 12, 3), np.uint64)
+        self._pieces = 0
+        self._multi_at = _Growing(np.int64, 0)
+        self._multi_terms = _Growing(np.int32)
+        self._tf = np.zeros(1024, np.int32)
+
+    def count(self, text: str, spans: list[tuple[int, int]], title: list[int]) -> np.ndarray:
+        """``[*lengths, *counts, *term_ids, *tfs]`` of the chunks ``text[start:end]``, each with *title* added.
+
+        The same numbers, in the same order, as counting ``numbering.numbers(chunk) + title``
+        with a ``Counter`` per chunk.
+        """
+        buf = _code_points(text)
+        bounds = np.array(spans, np.int64).reshape(-1, 2)
+        starts, ends = bounds[:, 0].copy(), bounds[:, 1].copy()
+        title_array = np.array(title, np.int32)
+        for _attempt in range(2):
+            self._fit_scratch()
+            out = np.empty((6, len(buf) + len(spans) * (len(title) + 1) + 1), np.int32)
+            n_post, n_missing = _count(
+                buf,
+                starts,
+                ends,
+                title_array,
+                _IS_SPACE,
+                self._table,
+                self._multi_at.array,
+                self._multi_terms.array,
+                self._tf,
+                out,
+            )
+            if n_post < 0:
+                break
+            if n_missing == 0:
+                n = len(spans)
+                return np.concatenate((out[2, :n], out[3, :n], out[0, :n_post], out[1, :n_post]))
+            if not self._learn(text, buf, out[4, :n_missing], out[5, :n_missing]):
+                break
+        return self._count_in_python(text, spans, title)
+
+    def _count_in_python(self, text: str, spans: list[tuple[int, int]], title: list[int]) -> np.ndarray:
+        from index.ingest import count_chunk_terms
+
+        return count_chunk_terms(self.numbering, text, spans, title)
+
+    def _learn(self, text: str, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bool:
+        """Add the missing pieces, analyzed in the order the count met them; False when the table is full."""
+        seen: set[str] = set()
+        new_starts, new_ends, values = [], [], []
+        for k in range(len(starts)):  # in the order met, chunk after chunk, as the Python count meets them
+            piece = text[starts[k] : ends[k]]
+            if piece in seen:
+                continue
+            if self._pieces + len(seen) >= TermNumbering.RAW_LIMIT:
+                return False
+            seen.add(piece)
+            # One piece: its numbers, from the numbering's own dict, learned in order.
+            numbers = self.numbering.numbers(piece)
+            if not numbers:
+                value = 1
+            elif len(numbers) == 1:
+                value = 2 + numbers[0]
+            else:
+                value = (1 << 62) | (self._multi_at.size - 1)
+                self._multi_terms.extend(numbers)
+                self._multi_at.append(self._multi_terms.size)
+            new_starts.append(starts[k])
+            new_ends.append(ends[k])
+            values.append(value)
+        self._pieces += len(values)
+        if 2 * self._pieces > len(self._table):  # at most half full: probes stay short
+            table = np.zeros((1 << (2 * self._pieces).bit_length(), 3), np.uint64)
+            _rehash(self._table, table)
+            self._table = table
+        _insert(
+            self._table,
+            buf,
+            np.array(new_starts, np.int64),
+            np.array(new_ends, np.int64),
+            np.array(values, np.uint64),
+        )
+        return True
+
+    def _fit_scratch(self) -> None:
+        needed = len(self.numbering.terms) + 1
+        if needed > len(self._tf):
+            self._tf = np.zeros(max(needed, 2 * len(self._tf)), np.int32)
+
+
+def _code_points(text: str) -> np.ndarray:
+    """The text's code points, one array element per character (so offsets stay character offsets)."""
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), np.uint8)
+    return np.frombuffer(text.encode("utf-32-le"), np.uint32)
