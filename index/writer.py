@@ -84,11 +84,16 @@ class IndexWriter:
         self._numberings: dict[str, _NumberMap] = {}  # each ingesting process's term numbers
 
     def _row(self, entry: FileEntry, **values) -> dict:
+        """A ``documents`` row: *values* over defaults (the file name as title, the suffix as format).
+
+        The defaults serve skipped and failed files; an ingested one brings its own, and
+        its row is built once per file of a build, so they are not worked out for it.
+        """
         row = {
-            "id": document_id(entry.relpath),
+            "id": values.pop("id", None) or document_id(entry.relpath),
             "path": entry.relpath,
-            "title": entry.path.name,
-            "format": format_of(entry.path) or entry.path.suffix.lstrip(".").lower(),
+            "title": values.pop("title", None) or entry.path.name,
+            "format": values.pop("format", None) or format_of(entry.path) or entry.path.suffix.lstrip(".").lower(),
             "size": entry.size,
             "mtime_ns": entry.mtime_ns,
             "sha256": None,
@@ -155,6 +160,7 @@ class IndexWriter:
         self._documents.append(
             self._row(
                 entry,
+                id=doc_id,
                 sha256=result.sha256,
                 title=result.title,
                 format=result.format,
