@@ -4,13 +4,14 @@
 dict, then a ``Counter`` counts each chunk: a few hundred nanoseconds of Python per
 word, most of a build's time at a million chunks. This module does the same over
 the text's code points in one compiled pass: pieces are cut where ``str.split``
-cuts, found in a table by two independent 64-bit hashes of their code points (128
-bits: a false match among millions of pieces has odds far below those of a memory
-error), and counted per chunk in the order their terms first appear, exactly as
-``Counter`` orders them. Only pieces the table has not met run Python
+cuts, found in a table by two different 64-bit hashes of their code points (a
+false match needs both to collide: among millions of pieces, odds far below those
+of a memory error), and counted per chunk in the order their terms first appear,
+exactly as ``Counter`` orders them. Only pieces the table has not met run Python
 (``TermNumbering`` analyzes them), in the order the count meets them (chunk after
-chunk), so terms are numbered exactly as the Python path numbers them. A chunk with a space beyond Latin-1
-(which ``str.split`` also cuts at) sends its document down the Python path.
+chunk), so terms are numbered exactly as the Python path numbers them. A chunk
+with a space beyond Latin-1 (which ``str.split`` also cuts at) sends its document
+down the Python path.
 """
 
 from __future__ import annotations
@@ -222,9 +223,12 @@ class ChunkCounter:
         bounds = np.array(spans, np.int64).reshape(-1, 2)
         starts, ends = bounds[:, 0].copy(), bounds[:, 1].copy()
         title_array = np.array(title, np.int32)
+        # Chunks may overlap by any amount: each yields at most a term per character
+        # (and a missing piece per character) plus the title's terms.
+        capacity = int((ends - starts).sum()) + len(spans) * (len(title) + 1) + 1
         for _attempt in range(2):
             self._fit_scratch()
-            out = np.empty((6, len(buf) + len(spans) * (len(title) + 1) + 1), np.int32)
+            out = np.empty((6, capacity), np.int32)
             n_post, n_missing = _count(
                 buf,
                 starts,
@@ -265,11 +269,11 @@ class ChunkCounter:
             # One piece: its numbers, from the numbering's own dict, learned in order.
             numbers = self.numbering.numbers(piece)
             if not numbers:
-                value = 1
+                value = int(_NO_TERMS)
             elif len(numbers) == 1:
                 value = 2 + numbers[0]
             else:
-                value = (1 << 62) | (self._multi_at.size - 1)
+                value = int(_MULTI) | (self._multi_at.size - 1)
                 self._multi_terms.extend(numbers)
                 self._multi_at.append(self._multi_terms.size)
             new_starts.append(starts[k])

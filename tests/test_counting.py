@@ -85,3 +85,13 @@ def test_past_the_piece_limit_new_pieces_are_counted_in_python(monkeypatch):
         spans = [(0, len(text)), (6, len(text))]
         assert np.array_equal(counter.count(text, spans, []), count_chunk_terms(reference, text, spans, []))
     assert compiled.terms == reference.terms
+
+
+def test_chunks_overlapping_many_times_are_counted_whole():
+    """Overlap is a setting: the counter's buffers must hold a text counted many times over
+    (here 30 chunks of the whole text: more missing pieces and postings than characters)."""
+    text = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho well-known"
+    spans = [(0, len(text))] * 30
+    compiled, reference = TermNumbering(A, "compiled"), TermNumbering(A, "reference")
+    got = ChunkCounter(compiled).count(text, spans, compiled.numbers("Aardvark zyzzyva") * 3)
+    assert np.array_equal(got, count_chunk_terms(reference, text, spans, reference.numbers("Aardvark zyzzyva") * 3))
