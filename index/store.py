@@ -248,6 +248,18 @@ class ChunkRow(NamedTuple):
     path: str
 
 
+def file_identity(path: Path | str) -> tuple[int, int, int]:
+    """Inode, mtime and size of the index file: they change when a build replaces it.
+
+    :raises IndexNotBuilt: there is no file at *path*
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise IndexNotBuilt(f"No index at {path}; run `docqa index` to build it.") from None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 class IndexFile:
     """A read-only view of one index file, safe to share between threads.
 
@@ -256,18 +268,25 @@ class IndexFile:
     """
 
     def __init__(self, path: Path) -> None:
+        """Open the index at *path* and map its postings.
+
+        :raises IndexNotBuilt: there is no file at *path*
+        :raises IndexCorrupt: the file is not a readable docqa index, or its postings are missing
+        """
         self.path = Path(path)
-        if not self.path.exists():
-            raise IndexNotBuilt(f"No index at {self.path}; run `docqa index` to build it.")
-        # A build may replace the database (and delete its postings file) between our
-        # opening one and mapping the other: then open the new pair.
-        for attempt in range(3):
+        # A build may replace the database (and delete the postings file it names)
+        # between our opening one and mapping the other: then open the new pair, however
+        # often builds replace it meanwhile (on a loaded machine one open can span
+        # several quick rebuilds). A postings file missing from an index that nobody
+        # replaced is a broken index.
+        while True:
+            opened = file_identity(self.path)
             try:
                 self._open()
                 break
             except FileNotFoundError as exc:
                 self.db.conn.close()
-                if attempt == 2:
+                if file_identity(self.path) == opened:
                     raise IndexCorrupt(
                         f"{self.path} names a postings file that is missing ({exc.filename}); {REBUILD_HINT}."
                     ) from exc

@@ -7,7 +7,6 @@ cannot mix two generations in one answer.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -16,8 +15,8 @@ from flask import current_app
 from flask import g
 
 from index.analysis import Analyzer
-from index.errors import IndexNotBuilt
 from index.store import IndexFile
+from index.store import file_identity
 
 
 class IndexCache:
@@ -29,31 +28,23 @@ class IndexCache:
 
     def get(self, path: str) -> IndexFile:
         """Return the index at *path*, opening it again if the file was replaced."""
-        key = _identity(path)
+        key = file_identity(path)
         cached = self._open.get(path)
         if cached and cached[0] == key:
             return cached[1]
         with self._lock:
             cached = self._open.get(path)
-            if cached and cached[0] == _identity(path):
+            if cached and cached[0] == file_identity(path):
                 return cached[1]
             while True:
-                before = _identity(path)
+                before = file_identity(path)
                 index = IndexFile(Path(path))
-                if _identity(path) == before:  # not replaced while we opened it
+                if file_identity(path) == before:  # not replaced while we opened it
                     break
                 index.close()
             # The previous IndexFile is not closed here: requests still using it hold it.
             self._open[path] = (before, index)
             return index
-
-
-def _identity(path: str) -> tuple[int, int, int]:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise IndexNotBuilt(f"No index at {path}; run `docqa index` to build it.") from None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def get_index() -> IndexFile:
