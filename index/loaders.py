@@ -120,7 +120,8 @@ def clean_whitespace(text: str) -> str:
     only blanks between need a line break followed by one of "\n", " " or "\t").
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "  " in text or "\t" in text or (not text.isascii() and any(blank in text for blank in _BLANKS[2:])):
+    wide_blanks = _BLANKS[2:]  # all but the space and the tab
+    if "  " in text or "\t" in text or (not text.isascii() and any(blank in text for blank in wide_blanks)):
         text = _SPACES.sub(" ", text)
     if "\n\n\n" in text or "\n " in text or "\n\t" in text:
         text = _MANY_NEWLINES.sub("\n\n", text)
