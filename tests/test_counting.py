@@ -34,7 +34,8 @@ _COUNTER = ChunkCounter(_COMPILED)
 
 
 def _spans(text: str, cuts: list[int]) -> list[tuple[int, int]]:
-    """Chunks as the chunker makes them: in order, each overlapping the next a little."""
+    """Chunks in order, each starting inside the one before it, anywhere (even mid-word: harsher
+    than the chunker, whose chunks start and end at sentences)."""
     bounds = sorted({0, len(text), *(c % (len(text) + 1) for c in cuts)})
     return [(bounds[max(i - 1, 0)] // 2 + bounds[i] // 2, bounds[i + 1]) for i in range(len(bounds) - 1)]
 
