@@ -266,8 +266,9 @@ class ChunkCounter:
             if self._pieces + len(seen) >= TermNumbering.RAW_LIMIT:
                 return False
             seen.add(piece)
-            # One piece: its numbers, from the numbering's own dict, learned in order.
-            numbers = self.numbering.numbers(piece)
+            # Analyzed (new terms numbered in order), not kept in the numbering's own dict of
+            # pieces as well: this table is where the piece is looked up from now on.
+            numbers = self.numbering.piece_numbers(piece)
             if not numbers:
                 value = int(_NO_TERMS)
             elif len(numbers) == 1:
