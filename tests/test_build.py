@@ -182,9 +182,10 @@ def test_bad_files_are_reported_and_skipped(documents, index_path):
     docs = {d["path"]: d for d in IndexFile(index_path).documents()}
     assert docs["notes.docx"]["status"] == "skipped" and "unsupported" in docs["notes.docx"]["error"]
     assert docs["broken.pdf"]["status"] == "failed"
-    # unchanged failures stay reported on the next build
+    # unchanged failures stay reported, with their reasons, on the next build (their rows are copied)
     again = build_index(documents, index_path)
-    assert again.failed == 3 and {f["path"] for f in again.failures} == set(reasons)
+    assert again.failed == 3 and {f["path"]: f["error"] for f in again.failures} == reasons
+    assert {d["path"]: d for d in IndexFile(index_path).documents()}.keys() == docs.keys()
 
 
 def test_symlink_outside_documents_is_not_followed(documents, index_path, tmp_path):
