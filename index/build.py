@@ -211,7 +211,7 @@ def _build(
             writer.copy(entry, old_docs[entry.relpath])
         else:
             writer.add(entry, next(results), old_docs.get(entry.relpath))
-    writer.flush()
+    writer.finish()
     summary.removed = len(set(old_docs) - {e.relpath for e in entries})
     if old_docs:
         db.conn.commit()

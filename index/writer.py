@@ -223,6 +223,12 @@ class IndexWriter:
         if len(self._documents) >= self.BATCH:
             self.flush()
 
+    def finish(self) -> None:
+        """Write what is buffered and let go of the old index's term counts (those of changed and
+        removed files were never taken), before the build's most memory-hungry step."""
+        self.flush()
+        self._old_terms = None
+
     def flush(self) -> None:
         """Insert the buffered rows, and run the queued copies."""
         with self.db.conn:
