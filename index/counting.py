@@ -191,9 +191,6 @@ class _Growing:
         self.array[self.size : end] = values
         self.size = end
 
-    def view(self) -> np.ndarray:
-        return self.array[: self.size]
-
 
 class ChunkCounter:
     """A ``TermNumbering``'s pieces in a compiled table, to count chunks' terms without Python per word.
