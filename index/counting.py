@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from index.analysis import TermNumbering
+from index.growing import GrowingArray
 
 #: The characters ``str.split`` cuts at below 256 (``_is_wide_space`` has the rest; the
 #: tests check both against ``str.split`` over every code point).
@@ -170,28 +171,6 @@ def _rehash(old, new):  # pragma: no cover - compiled
             new[slot, 2] = old[k, 2]
 
 
-class _Growing:
-    """A numpy array that grows by doubling, appended to from Python."""
-
-    def __init__(self, dtype: type, first: int | None = None) -> None:
-        self.array: np.ndarray = np.zeros(1024, dtype)
-        self.size = 0
-        if first is not None:
-            self.append(first)
-
-    def append(self, value: int) -> None:
-        self.extend([value])
-
-    def extend(self, values: np.ndarray | list[int] | tuple[int, ...]) -> None:
-        end = self.size + len(values)
-        if end > len(self.array):
-            grown = np.zeros(max(end, 2 * len(self.array)), self.array.dtype)
-            grown[: self.size] = self.array[: self.size]
-            self.array = grown
-        self.array[self.size : end] = values
-        self.size = end
-
-
 class ChunkCounter:
     """A ``TermNumbering``'s pieces in a compiled table, to count chunks' terms without Python per word.
 
@@ -206,8 +185,8 @@ class ChunkCounter:
         self.numbering = numbering
         self._table = np.zeros((1 << 12, 3), np.uint64)
         self._pieces = 0
-        self._multi_at = _Growing(np.int64, 0)
-        self._multi_terms = _Growing(np.int32)
+        self._multi_at = GrowingArray(np.int64, 0)
+        self._multi_terms = GrowingArray(np.int32)
         self._tf = np.zeros(1024, np.int32)
 
     def count(self, text: str, spans: list[tuple[int, int]], title: list[int]) -> np.ndarray:

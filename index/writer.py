@@ -15,6 +15,7 @@ import sqlite_utils
 
 from index.bm25 import Bm25Params
 from index.bm25 import build_matrix
+from index.growing import GrowingArray
 from index.ingest import Ingested
 from index.ingest import number_terms
 from index.loaders import format_of
@@ -47,20 +48,13 @@ class _NumberMap:
     """A process's term numbers (1, 2, 3...) to vocabulary ids, growing as it numbers more terms."""
 
     def __init__(self) -> None:
-        self._ids = np.full(1024, -1, np.int32)
-        self._size = 1  # number 0 is never given (it means a dropped word)
+        self._ids = GrowingArray(np.int32, first=-1)  # number 0 is never given (it means a dropped word)
 
     def extend(self, ids: list[int]) -> None:
-        end = self._size + len(ids)
-        if end > len(self._ids):
-            grown = np.full(max(end, 2 * len(self._ids)), -1, np.int32)
-            grown[: self._size] = self._ids[: self._size]
-            self._ids = grown
-        self._ids[self._size : end] = ids
-        self._size = end
+        self._ids.extend(ids)
 
     def map(self, numbers: np.ndarray) -> np.ndarray:
-        return self._ids[numbers]
+        return self._ids.array[numbers]
 
 
 #: How ``IndexWriter.copy`` carries an unchanged document's rows over from the old index
