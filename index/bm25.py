@@ -103,11 +103,11 @@ def build_matrix(
     avgdl = int(doc_len.sum()) / n_chunks
     df = np.bincount(term_ids, minlength=n_terms).astype(np.int64)
     idf, average_idf = okapi_idf(df, n_chunks, params.epsilon)
-    order = group_by_term(term_ids, df)
-    compiled = _kernel("impacts_in_order", len(order))
+    compiled = _kernel("impacts_by_term", len(term_ids))
     if compiled is not None:
-        chunk_ids, impacts = compiled(order, term_ids, tfs, posting_chunk, doc_len, idf, avgdl, params.k1, params.b)
+        chunk_ids, impacts = compiled(term_ids, tfs, posting_chunk, doc_len, df, idf, avgdl, params.k1, params.b)
     else:
+        order = np.argsort(term_ids, kind="stable")  # by term, in chunk order within each
         chunk_ids = np.empty(len(order), dtype=np.int32)
         impacts = np.empty(len(order), dtype=np.float64)
         # In blocks, so that a million chunks' temporaries do not all live at once.
@@ -124,7 +124,7 @@ def build_matrix(
 
 #: Postings whose impacts are computed together (bounds the build's temporary memory).
 IMPACT_BLOCK = 1 << 22
-#: From this many postings, compiled loops group them and compute their impacts (worth loading numba for).
+#: From this many postings, a compiled loop groups them by term and computes their impacts (worth loading numba for).
 COMPILED_GROUPING_MIN = 2_000_000
 
 
@@ -141,18 +141,6 @@ def _kernel(name: str, n_postings: int) -> Callable[..., Any] | None:
     except (ImportError, OSError, RuntimeError):
         return None
     return getattr(kernels, name)
-
-
-def group_by_term(term_ids: np.ndarray, df: np.ndarray) -> np.ndarray:
-    """Posting positions ordered by term, keeping chunk order within each term (a stable sort).
-
-    *df* is each term's number of postings. Large builds use a compiled counting
-    sort (linear); small ones, or machines without numba, numpy's merge sort.
-    """
-    compiled = _kernel("counting_order", len(term_ids))
-    if compiled is not None:
-        return compiled(term_ids, df)
-    return np.argsort(term_ids, kind="stable")
 
 
 def okapi_impacts(

@@ -13,6 +13,7 @@ from index.bm25 import TermList
 from index.bm25 import accumulate
 from index.bm25 import build_matrix
 from index.bm25 import exact_top_k
+from index.bm25 import okapi_impacts
 from index.bm25 import split_top
 from index.bm25 import top_k
 from index.retrieval import search
@@ -77,7 +78,7 @@ def full_scores(index: IndexFile, query: list[str]) -> np.ndarray:
 @pytest.mark.parametrize("params", [Bm25Params(), Bm25Params(1.2, 0.4, 0.5), Bm25Params(2.0, 1.0, 0.0)])
 def test_scores_and_top10_equal_rank_bm25(tmp_path, seed, params, monkeypatch):
     monkeypatch.setattr(bm25, "IMPACT_BLOCK", 97)  # impacts computed over many blocks
-    # postings grouped by the compiled counting sort for odd seeds, by numpy's sort for even ones
+    # postings grouped by the compiled loop for odd seeds, by numpy's sort for even ones
     monkeypatch.setattr(bm25, "COMPILED_GROUPING_MIN", 0 if seed % 2 else 10**9)
     rng = random.Random(seed)
     corpus = random_corpus(rng, rng.randint(30, 400), rng.randint(20, 300))
@@ -212,14 +213,22 @@ def test_compiled_ranking_equals_adding_every_list_ties_included():
     assert dense_top_k(10, [], 5)[0].tolist() == []
 
 
-def test_counting_sort_groups_postings_as_a_stable_sort_does():
-    from index.kernels import counting_order
+def test_compiled_grouping_places_postings_as_a_stable_sort_does():
+    from index.kernels import impacts_by_term
 
     rng = np.random.default_rng(5)
     for n_terms in (1, 7, 1000):
         term_ids = (rng.zipf(1.5, 20_000) % n_terms).astype(np.int32)
+        posting_chunk = np.sort(rng.integers(0, 4000, len(term_ids))).astype(np.int32)
+        tfs = rng.integers(1, 5, len(term_ids)).astype(np.int32)
+        lengths = rng.integers(1, 200, 4000).astype(np.int32)
         df = np.bincount(term_ids, minlength=n_terms + 3)  # and terms no chunk uses any more
-        assert counting_order(term_ids, df).tolist() == np.argsort(term_ids, kind="stable").tolist()
+        idf = rng.random(len(df))
+        chunk_ids, impacts = impacts_by_term(term_ids, tfs, posting_chunk, lengths, df, idf, 80.0, 1.5, 0.75)
+        order = np.argsort(term_ids, kind="stable")
+        assert chunk_ids.tolist() == posting_chunk[order].tolist()
+        want = okapi_impacts(idf[term_ids[order]], tfs[order], lengths[posting_chunk[order]], 80.0, Bm25Params())
+        assert impacts.tobytes() == want.tobytes()
 
 
 @pytest.mark.parametrize("params", [Bm25Params(), Bm25Params(1.2, 0.4, 0.5)])
