@@ -37,8 +37,23 @@ def load_plain_text(text: str) -> LoadedDocument:
     return LoadedDocument(text, title, "txt", blocks)
 
 
+# What a comment heading needs at a line start, without its line's end: ``_COMMENTS_START``
+# tries every character (its ``^`` holds after any line break), these only every line
+# break (a literal to scan for) and the text's start.
+_HEADING_WORDS = r"\s*(?:\d+\s+(?:Comments?|Responses?|Replies)\b|Leave a Reply|Comments)"
+_HEADING_AFTER_BREAK = re.compile(r"\n" + _HEADING_WORDS, re.IGNORECASE)
+_HEADING_FIRST = re.compile(_HEADING_WORDS, re.IGNORECASE)
+
+
 def _comments_start(text: str) -> int | None:
-    """Return where the comment thread begins, if the text has one with numbered items."""
+    """Return where the comment thread begins, if the text has one with numbered items.
+
+    Runs for every plain-text file of a build, and few have a comment thread: a
+    cheaper search for a line that could start one comes first (every match of
+    ``_COMMENTS_START`` also matches it, so nothing is missed).
+    """
+    if not _HEADING_AFTER_BREAK.search(text) and not _HEADING_FIRST.match(text):
+        return None
     for match in _COMMENTS_START.finditer(text):
         if _COMMENT_ITEM.search(text, match.end()):
             return match.start()

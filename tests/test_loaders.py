@@ -6,6 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import settings
 
+from index.article import _COMMENT_ITEM
+from index.article import _COMMENTS_START
+from index.article import _comments_start
 from index.article import _short_paragraphs
 from index.chunking import chunk_document
 from index.errors import UnreadableDocument
@@ -70,6 +73,7 @@ def test_legacy_encoding_falls_back(tmp_path):
     [
         ("empty.txt", b"   \n", "empty"),
         ("binary.txt", b"\x00\x01\x02binary\x00" * 20, "binary"),
+        ("controls.txt", b"\x01\x02\x1b\x0b word " * 40, "many control characters"),
         ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "PDF"),
         ("random.pdf", bytes(range(256)) * 8, "PDF"),
     ],
@@ -79,6 +83,12 @@ def test_broken_files_raise_a_reason(tmp_path, name, data, reason):
     path.write_bytes(data)
     with pytest.raises(UnreadableDocument, match=reason):
         load_file(path)
+
+
+def test_a_few_control_characters_are_kept(tmp_path):
+    path = tmp_path / "form.txt"
+    path.write_bytes(b"Page one of the form.\x0cPage two\x1b[0m lists every field.\n" * 3)
+    assert "\x1b[0m lists" in load_file(path).text
 
 
 @pytest.mark.parametrize("name", [ARTICLE.name, "guide.md", "lighthouse.html", "iceland.pdf"])
@@ -101,6 +111,39 @@ def test_short_paragraphs_are_the_matches_of_the_plain_pattern(parts):
     text = "".join(parts)
     plain = [(m.start(1), m.group(1)) for m in re.finditer(r"(?:^|\n\n)([^\n]{3,90})(?=\n\n|\Z)", text)]
     assert [(m.start(1), m.group(1)) for m in _short_paragraphs(text)] == plain
+
+
+_THREAD_PARTS = [
+    "\n",
+    "\n\n",
+    " ",
+    "\t",
+    "12 ",
+    "3 Comments",
+    "comments",
+    "RESPONSE",
+    "Replies",
+    "Leave a reply",
+    "1. ",
+    "2. ",
+    "  1. Ann",
+    "x",
+    "Comment",
+    "ſ",
+    "\u212a",
+]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_THREAD_PARTS), max_size=25))
+def test_comment_thread_start_is_the_plain_patterns(parts):
+    """The search for a possible heading line only skips work: the thread starts where the plain search says."""
+    text = "".join(parts)
+    plain = next(
+        (m.start() for m in _COMMENTS_START.finditer(text) if _COMMENT_ITEM.search(text, m.end())),
+        None,
+    )
+    assert _comments_start(text) == plain
 
 
 _BLANK_PARTS = ["\n", "\r\n", "\r", " ", "  ", "\t", "\u00a0", "\u2003", "\u200b", "\u3000", "ab", "."]
