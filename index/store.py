@@ -116,6 +116,17 @@ def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None
         db.conn.executemany(f"insert into [{table}] ({names}) values ({', '.join(':' + c for c in columns)})", rows)
 
 
+def insert_tuples(db: sqlite_utils.Database, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """``insert_rows`` for rows given as tuples in *columns*' order: the build's per-file rows.
+
+    Binding by position skips a dictionary lookup (and a new string) per value, and a
+    tuple is cheaper to build than a dictionary: a quarter of the chunk rows' cost.
+    """
+    names = ", ".join(f"[{c}]" for c in columns)
+    with db.conn:
+        db.conn.executemany(f"insert into [{table}] ({names}) values ({', '.join('?' * len(columns))})", rows)
+
+
 #: Characters per stored piece of a document's text: a passage is read from one or two pieces.
 TEXT_PAGE_CHARS = 16_384
 

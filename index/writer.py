@@ -21,7 +21,7 @@ from index.ingest import number_terms
 from index.loaders import format_of
 from index.scan import FileEntry
 from index.settings import BuildSettings
-from index.store import insert_rows
+from index.store import insert_tuples
 from index.store import pack
 from index.store import store_postings
 from index.store import text_pages
@@ -57,6 +57,23 @@ class _NumberMap:
         return self._ids.array[numbers]
 
 
+#: The ``documents`` table's columns, in the order of the rows the writer buffers.
+DOCUMENT_COLUMNS = (
+    "id",
+    "path",
+    "title",
+    "format",
+    "size",
+    "mtime_ns",
+    "sha256",
+    "status",
+    "error",
+    "chunk_count",
+    "first_page",
+    "pages",
+    "first_chunk",
+)
+
 #: How ``IndexWriter.copy`` carries an unchanged document's rows over from the old index
 #: (attached as ``old``), its pages and chunks renumbered to follow the documents before it.
 _COPY_SQL = {
@@ -84,26 +101,23 @@ class IndexWriter:
         self.db, self.vocabulary, self.summary = db, vocabulary, summary
         self.next_idx = 0
         self.doc_terms: list[DocTerms] = []
-        self._documents: list[dict] = []
-        self._chunks: list[dict] = []
-        self._terms: list[dict] = []
-        self._pages: list[dict] = []
+        self._documents: list[tuple] = []  # rows, in DOCUMENT_COLUMNS' order
+        self._chunks: list[tuple] = []
+        self._terms: list[tuple] = []
+        self._pages: list[tuple] = []
         self.next_page = 1  # id of the next text page: a document's pages are consecutive
         self._numberings: dict[str, _NumberMap] = {}  # each ingesting process's term numbers
         self._copies: dict[str, list[tuple]] = {table: [] for table in _COPY_SQL}  # parameters, by table
         self._old_terms: dict[str, tuple[bytes, bytes, bytes, bytes]] | None = None
 
-    def _row(self, entry: FileEntry, **values) -> dict:
-        """A ``documents`` row: *values* over defaults (the file name as title, the suffix as format).
-
-        The defaults serve skipped and failed files; an ingested one brings its own, and
-        its row is built once per file of a build, so they are not worked out for it.
-        """
+    def _row(self, entry: FileEntry, **values) -> tuple:
+        """A skipped or failed file's ``documents`` row: *values* over defaults (the file name as
+        title, the suffix as format). An ingested file's row is built whole in ``add``."""
         row = {
-            "id": values.pop("id", None) or document_id(entry.relpath),
+            "id": document_id(entry.relpath),
             "path": entry.relpath,
-            "title": values.pop("title", None) or entry.path.name,
-            "format": values.pop("format", None) or format_of(entry.path) or entry.path.suffix.lstrip(".").lower(),
+            "title": entry.path.name,
+            "format": format_of(entry.path) or entry.path.suffix.lstrip(".").lower(),
             "size": entry.size,
             "mtime_ns": entry.mtime_ns,
             "sha256": None,
@@ -115,7 +129,7 @@ class IndexWriter:
             "first_chunk": 0,
         }
         row.update(values)
-        return row
+        return tuple(row[column] for column in DOCUMENT_COLUMNS)
 
     def skipped(self, entry: FileEntry) -> None:
         self._documents.append(self._row(entry, status="skipped", error=entry.skip_reason))
@@ -166,32 +180,15 @@ class IndexWriter:
         lengths, counts, term_ids, tfs = result.term_counts()
         doc_id = document_id(entry.relpath)
         pages = text_pages(result.text)
+        first_page, base = self.next_page, self.next_idx
         self._documents.append(
-            self._row(
-                entry,
-                id=doc_id,
-                sha256=result.sha256,
-                title=result.title,
-                format=result.format,
-                chunk_count=len(result.chunks),
-                first_page=self.next_page,
-                pages=len(pages),
-                first_chunk=self.next_idx,
-            )
+            (doc_id, entry.relpath, result.title, result.format, entry.size, entry.mtime_ns, result.sha256)
+            + ("ok", None, len(result.chunks), first_page, len(pages), base)
         )
-        self._pages.extend({"id": self.next_page + n, "text": page} for n, page in enumerate(pages))
+        self._pages.extend((first_page + n, page) for n, page in enumerate(pages))
         self.next_page += len(pages)
-        base = self.next_idx
         self._chunks.extend(
-            {
-                "idx": base + ordinal,
-                "document_id": doc_id,
-                "ordinal": ordinal,
-                "section": section,
-                "start": start,
-                "end": end,
-            }
-            for ordinal, section, start, end in result.chunks
+            (base + ordinal, doc_id, ordinal, section, start, end) for ordinal, section, start, end in result.chunks
         )
         to_vocabulary = self._numberings.get(result.numbering)
         if to_vocabulary is None:
@@ -199,15 +196,7 @@ class IndexWriter:
         to_vocabulary.extend(number_terms(self.vocabulary, result.new_terms))
         term_ids[:] = to_vocabulary.map(term_ids)  # in place: the four arrays share one buffer
         terms = DocTerms(lengths, counts, term_ids, tfs)
-        self._terms.append(
-            {
-                "document_id": doc_id,
-                "lengths": pack(terms.lengths, "<i4"),
-                "counts": pack(terms.counts, "<i4"),
-                "term_ids": pack(terms.term_ids, "<i4"),
-                "tfs": pack(terms.tfs, "<i4"),
-            }
-        )
+        self._terms.append((doc_id, pack(lengths, "<i4"), pack(counts, "<i4"), pack(term_ids, "<i4"), pack(tfs, "<i4")))
         self.doc_terms.append(terms)
         self.next_idx += len(result.chunks)
         if previous:
@@ -231,14 +220,14 @@ class IndexWriter:
                     self.db.conn.executemany(_COPY_SQL[table], params)
                     params.clear()
         tables = (
-            ("documents", self._documents),
-            ("text_pages", self._pages),
-            ("chunks", self._chunks),
-            ("document_terms", self._terms),
+            ("documents", DOCUMENT_COLUMNS, self._documents),
+            ("text_pages", ("id", "text"), self._pages),
+            ("chunks", ("idx", "document_id", "ordinal", "section", "start", "end"), self._chunks),
+            ("document_terms", ("document_id", "lengths", "counts", "term_ids", "tfs"), self._terms),
         )
-        for table, rows in tables:
+        for table, columns, rows in tables:
             if rows:
-                insert_rows(self.db, table, rows)
+                insert_tuples(self.db, table, columns, rows)
                 rows.clear()
 
 
