@@ -103,24 +103,14 @@ def write_meta(db: sqlite_utils.Database, values: dict[str, Any]) -> None:
     db.table("meta").upsert_all(({"key": k, "value": json.dumps(v)} for k, v in values.items()), pk="key")
 
 
-def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:
-    """Insert rows that all have the same keys, with one prepared statement.
-
-    The tables were created by ``create_schema`` and the values are already of
-    their columns' types, so sqlite-utils' ``insert_all`` checks (a Python call per
-    value, the main process's largest cost in a million-chunk build) are skipped.
-    """
-    columns = list(rows[0])
-    names = ", ".join(f"[{c}]" for c in columns)
-    with db.conn:  # committed, as insert_all would
-        db.conn.executemany(f"insert into [{table}] ({names}) values ({', '.join(':' + c for c in columns)})", rows)
-
-
 def insert_tuples(db: sqlite_utils.Database, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """``insert_rows`` for rows given as tuples in *columns*' order: the build's per-file rows.
+    """Insert rows given as tuples in *columns*' order, with one prepared statement.
 
-    Binding by position skips a dictionary lookup (and a new string) per value, and a
-    tuple is cheaper to build than a dictionary: a quarter of the chunk rows' cost.
+    The tables were created by ``create_schema`` and the values are already of their
+    columns' types, so sqlite-utils' ``insert_all`` checks (a Python call per value,
+    the main process's largest cost in a million-chunk build) are skipped. Binding by
+    position skips a dictionary lookup (and a new string) per value, and a tuple is
+    cheaper to build than a dictionary: a quarter of the chunk rows' cost.
     """
     names = ", ".join(f"[{c}]" for c in columns)
     with db.conn:
@@ -160,22 +150,18 @@ class Postings(NamedTuple):
     rest_max: float
 
 
-def term_rows(vocabulary: dict[str, int], matrix: PostingMatrix) -> Iterator[dict[str, Any]]:
-    """The ``terms`` table rows for a computed posting matrix."""
+#: The ``terms`` table's columns, in the order of ``term_rows``.
+TERM_COLUMNS = ("id", "term", "df", "idf", "rest_max", "top_ids", "start")
+
+
+def term_rows(vocabulary: dict[str, int], matrix: PostingMatrix) -> Iterator[tuple]:
+    """The ``terms`` table rows for a computed posting matrix, in ``TERM_COLUMNS``' order."""
     ptr = matrix.ptr
     for term, tid in vocabulary.items():
         a, z = ptr[tid], ptr[tid + 1]
         ids, impacts = matrix.chunk_ids[a:z], matrix.impacts[a:z]
         top_ids, rest_max = split_top(ids, impacts)
-        yield {
-            "id": tid,
-            "term": term,
-            "df": int(matrix.df[tid]),
-            "idf": float(matrix.idf[tid]),
-            "rest_max": rest_max,
-            "top_ids": pack(top_ids, "<i4"),
-            "start": int(a),
-        }
+        yield (tid, term, int(matrix.df[tid]), float(matrix.idf[tid]), rest_max, pack(top_ids, "<i4"), int(a))
 
 
 POSTINGS_INFIX = ".postings-"
@@ -204,7 +190,7 @@ def store_postings(
         os.fsync(handle.fileno())
     rows = term_rows(vocabulary, matrix)
     while batch := list(itertools.islice(rows, 10_000)):
-        insert_rows(db, "terms", batch)
+        insert_tuples(db, "terms", TERM_COLUMNS, batch)
     write_meta(db, {"postings_file": postings_path.name, "postings": n})
 
 
