@@ -85,20 +85,25 @@ def analyzer_for(language: str) -> Analyzer:
 
 
 def ingest_file(
-    path: Path, relpath: str, settings: BuildSettings, numbering: TermNumbering, counter: ChunkCounter | None = None
+    path: Path | str,
+    relpath: str,
+    settings: BuildSettings,
+    numbering: TermNumbering,
+    counter: ChunkCounter | None = None,
 ) -> Ingested:
     """Read *path* and turn it into chunks and term counts; failures become ``error``.
 
     :param counter: counts the chunks' terms in compiled code (build workers), with
         the same result as the plain Python count used without it
     """
+    path = Path(path)
     try:
-        data = Path(path).read_bytes()
+        data = path.read_bytes()
     except OSError as exc:
         return Ingested(relpath, error=f"cannot be read ({exc.strerror})")
     sha = hashlib.sha256(data).hexdigest()
     try:
-        loaded = load(Path(path), data)
+        loaded = load(path, data)
     except UnreadableDocument as exc:
         return Ingested(relpath, sha, error=str(exc))
     except RecursionError:
@@ -205,7 +210,7 @@ def ingest_all(entries: list[FileEntry], settings: BuildSettings, lock_fd: int =
     workers = min(os.cpu_count() or 1, 8)
     if len(entries) < PARALLEL_MIN_FILES or workers < 2:
         numbering = new_numbering(settings.language)
-        return (ingest_file(e.path, e.relpath, settings, numbering) for e in entries)
+        return (ingest_file(e.file, e.relpath, settings, numbering) for e in entries)
     # fork is cheapest, but forking a process that runs other threads (a web server
     # rebuilding through the API) can copy a held lock; forkserver is safe there.
     method = "fork" if threading.active_count() == 1 else "forkserver"
@@ -240,7 +245,7 @@ def ingest_all(entries: list[FileEntry], settings: BuildSettings, lock_fd: int =
         except BrokenProcessPool:
             numbering = new_numbering(settings.language)
             for entry in entries[done:]:
-                yield ingest_file(entry.path, entry.relpath, settings, numbering)
+                yield ingest_file(entry.file, entry.relpath, settings, numbering)
 
     return ordered()
 
@@ -274,4 +279,4 @@ def _ingest_batch(entries: list[FileEntry], settings: BuildSettings, build: str,
             counter = ChunkCounter(numbering)
         found = _WORKER_NUMBERING[key] = numbering, counter
     numbering, counter = found
-    return [ingest_file(e.path, e.relpath, settings, numbering, counter) for e in entries]
+    return [ingest_file(e.file, e.relpath, settings, numbering, counter) for e in entries]

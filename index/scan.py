@@ -14,13 +14,22 @@ from index.loaders import SUPPORTED_SUFFIXES
 
 
 class FileEntry(NamedTuple):
-    """A file under documents/, with the stat values that detect changes."""
+    """A file under documents/, with the stat values that detect changes.
+
+    The file's full path is kept as a string and made a ``Path`` on use: a build
+    lists hundreds of thousands of files and sends each to a worker, and a ``Path``
+    costs several times a string to make and to pickle.
+    """
 
     relpath: str
-    path: Path
+    file: str
     size: int
     mtime_ns: int
     skip_reason: str | None = None
+
+    @property
+    def path(self) -> Path:
+        return Path(self.file)
 
 
 def scan_documents(root: Path) -> list[FileEntry]:
@@ -60,16 +69,23 @@ def scan_documents(root: Path) -> list[FileEntry]:
 
 def _entry(entry: os.DirEntry, relpath: str, real_root: Path) -> FileEntry:
     """One file's entry, with the reason a build must skip it, if any."""
-    path = Path(entry.path)
     reason = None
-    if entry.is_symlink() and not path.resolve().is_relative_to(real_root):
+    if entry.is_symlink() and not Path(entry.path).resolve().is_relative_to(real_root):
         reason = "symlink points outside the documents folder; copy the file in instead"
     try:
         st = entry.stat(follow_symlinks=reason is None)
     except OSError as exc:
-        return FileEntry(relpath, path, 0, 0, f"cannot be read ({exc.strerror})")
-    if reason is None and path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        reason = f"unsupported file type {path.suffix or '(none)'!r}; docqa reads " + ", ".join(
-            sorted(set(SUPPORTED_SUFFIXES))
-        )
-    return FileEntry(relpath, path, st.st_size, st.st_mtime_ns, reason)
+        return FileEntry(relpath, entry.path, 0, 0, f"cannot be read ({exc.strerror})")
+    if reason is None:
+        suffix = _suffix(entry.name)
+        if suffix.lower() not in SUPPORTED_SUFFIXES:
+            reason = f"unsupported file type {suffix or '(none)'!r}; docqa reads " + ", ".join(
+                sorted(set(SUPPORTED_SUFFIXES))
+            )
+    return FileEntry(relpath, entry.path, st.st_size, st.st_mtime_ns, reason)
+
+
+def _suffix(name: str) -> str:
+    """``PurePath(name).suffix``, without making a path."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
