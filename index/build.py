@@ -216,7 +216,7 @@ def _build(
     if old_docs:
         db.conn.commit()
         db.execute("detach database old")
-    write_terms(db, postings, vocabulary, writer.doc_terms, settings)
+    write_terms(db, postings, vocabulary, writer.corpus_counts, settings)
     summary.documents = summary.added + summary.changed + summary.unchanged
     summary.chunks = writer.next_idx
     summary.terms = int(db.execute("select count(*) from terms where df > 0").fetchone()[0])
