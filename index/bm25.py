@@ -76,7 +76,7 @@ def okapi_idf(df: np.ndarray, n_chunks: int, epsilon: float) -> tuple[np.ndarray
 def build_matrix(
     term_ids: np.ndarray,
     tfs: np.ndarray,
-    posting_chunk: np.ndarray,
+    counts: np.ndarray,
     doc_len: np.ndarray,
     n_terms: int,
     params: Bm25Params = DEFAULT_PARAMS,
@@ -85,7 +85,7 @@ def build_matrix(
 
     :param term_ids: term of each posting (each term at most once per chunk)
     :param tfs: its frequency in the chunk
-    :param posting_chunk: the chunk of each posting, ascending
+    :param counts: the number of postings of each chunk, whose postings come one chunk after the other
     :param doc_len: number of terms of each chunk
     :param n_terms: size of the vocabulary (term ids are below it)
     """
@@ -105,8 +105,9 @@ def build_matrix(
     idf, average_idf = okapi_idf(df, n_chunks, params.epsilon)
     compiled = _kernel("impacts_by_term", len(term_ids))
     if compiled is not None:
-        chunk_ids, impacts = compiled(term_ids, tfs, posting_chunk, doc_len, df, idf, avgdl, params.k1, params.b)
+        chunk_ids, impacts = compiled(term_ids, tfs, counts, doc_len, df, idf, avgdl, params.k1, params.b)
     else:
+        posting_chunk = np.repeat(np.arange(n_chunks, dtype=np.int32), counts)
         order = np.argsort(term_ids, kind="stable")  # by term, in chunk order within each
         chunk_ids = np.empty(len(order), dtype=np.int32)
         impacts = np.empty(len(order), dtype=np.float64)

@@ -99,24 +99,26 @@ def _readonly(array: np.ndarray, dtype: type) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def _impacts_by_term(
-    term_ids, tfs, posting_chunk, doc_len, idf, avgdl, k1, b, next_slot, chunk_ids, impacts
+    term_ids, tfs, counts, doc_len, idf, avgdl, k1, b, next_slot, chunk_ids, impacts
 ):  # pragma: no cover - compiled
-    for p in range(len(term_ids)):
-        term = term_ids[p]
-        chunk = posting_chunk[p]
-        q_freq = np.int64(tfs[p])
+    p = 0
+    for chunk in range(len(counts)):
         length = np.int64(doc_len[chunk])
-        slot = next_slot[term]
-        next_slot[term] = slot + 1
-        chunk_ids[slot] = chunk
-        # okapi_impacts' expression, operation for operation (no fastmath): the same floats.
-        impacts[slot] = idf[term] * (q_freq * (k1 + 1) / (q_freq + k1 * (1 - b + b * length / avgdl)))
+        for _ in range(counts[chunk]):
+            term = term_ids[p]
+            q_freq = np.int64(tfs[p])
+            slot = next_slot[term]
+            next_slot[term] = slot + 1
+            chunk_ids[slot] = chunk
+            # okapi_impacts' expression, operation for operation (no fastmath): the same floats.
+            impacts[slot] = idf[term] * (q_freq * (k1 + 1) / (q_freq + k1 * (1 - b + b * length / avgdl)))
+            p += 1
 
 
 def impacts_by_term(
     term_ids: np.ndarray,
     tfs: np.ndarray,
-    posting_chunk: np.ndarray,
+    counts: np.ndarray,
     doc_len: np.ndarray,
     df: np.ndarray,
     idf: np.ndarray,
@@ -127,18 +129,18 @@ def impacts_by_term(
     """Each posting's chunk and BM25 impact, grouped by term in chunk order: ``bm25.build_matrix``'s loop in one pass.
 
     A counting sort that computes as it places: the postings are read in the order
-    they were written (chunk order) and each goes to the next free slot of its term
-    (*df* sizes each term's run), so every term's run comes out in chunk order, as
-    a stable sort by term gives. Reading in order and writing to one moving place
-    per term is twice as fast at a million chunks as sorting the positions first and
-    then gathering the postings through them (a random read per posting), and needs
-    no array of positions.
+    they were written (chunk after chunk, *counts* of each) and each goes to the next
+    free slot of its term (*df* sizes each term's run), so every term's run comes out
+    in chunk order, as a stable sort by term gives. Reading in order and writing to
+    one moving place per term is twice as fast at a million chunks as sorting the
+    positions first and then gathering the postings through them (a random read per
+    posting), and needs no array of positions nor of each posting's chunk.
     """
     next_slot = np.zeros(len(df), np.int64)
     np.cumsum(df[:-1], out=next_slot[1:])
     chunk_ids = np.empty(len(term_ids), np.int32)
     impacts = np.empty(len(term_ids), np.float64)
     _impacts_by_term(
-        term_ids, tfs, posting_chunk, doc_len, idf, float(avgdl), float(k1), float(b), next_slot, chunk_ids, impacts
+        term_ids, tfs, counts, doc_len, idf, float(avgdl), float(k1), float(b), next_slot, chunk_ids, impacts
     )
     return chunk_ids, impacts

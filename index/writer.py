@@ -254,11 +254,10 @@ def write_terms(
     impacts are computed, before the postings are written.
     """
     lengths, counts, term_ids, tfs = corpus_counts.take()
-    posting_chunk = np.repeat(np.arange(len(lengths), dtype=np.int32), counts)
     matrix = build_matrix(
-        term_ids, tfs, posting_chunk, lengths, len(vocabulary), Bm25Params(settings.k1, settings.b, settings.epsilon)
+        term_ids, tfs, counts, lengths, len(vocabulary), Bm25Params(settings.k1, settings.b, settings.epsilon)
     )
-    del term_ids, tfs, posting_chunk, counts  # only the matrix is needed from here on
+    del term_ids, tfs, counts  # only the matrix is needed from here on
     store_postings(db, postings_path, vocabulary, matrix)
     write_meta(
         db,

@@ -46,7 +46,7 @@ def write_index(path, corpus: list[list[str]], params: Bm25Params) -> None:
     m = build_matrix(
         np.array(term_ids),
         np.array(tfs),
-        np.array(posting_chunk),
+        np.bincount(posting_chunk, minlength=len(corpus)),
         np.array([len(d) for d in corpus]),
         len(vocabulary),
         params,
@@ -224,7 +224,8 @@ def test_compiled_grouping_places_postings_as_a_stable_sort_does():
         lengths = rng.integers(1, 200, 4000).astype(np.int32)
         df = np.bincount(term_ids, minlength=n_terms + 3)  # and terms no chunk uses any more
         idf = rng.random(len(df))
-        chunk_ids, impacts = impacts_by_term(term_ids, tfs, posting_chunk, lengths, df, idf, 80.0, 1.5, 0.75)
+        counts = np.bincount(posting_chunk, minlength=len(lengths))
+        chunk_ids, impacts = impacts_by_term(term_ids, tfs, counts, lengths, df, idf, 80.0, 1.5, 0.75)
         order = np.argsort(term_ids, kind="stable")
         assert chunk_ids.tolist() == posting_chunk[order].tolist()
         want = okapi_impacts(idf[term_ids[order]], tfs[order], lengths[posting_chunk[order]], 80.0, Bm25Params())
@@ -240,8 +241,9 @@ def test_compiled_impacts_are_the_same_floats_as_numpys(monkeypatch, params):
     tfs = rng.integers(1, 9, n_postings).astype(np.int32)
     lengths = rng.integers(1, 300, n_chunks).astype(np.int32)
     monkeypatch.setattr(bm25, "COMPILED_GROUPING_MIN", 10**12)
-    by_numpy = build_matrix(term_ids, tfs, posting_chunk, lengths, n_terms, params)
+    counts = np.bincount(posting_chunk, minlength=n_chunks)
+    by_numpy = build_matrix(term_ids, tfs, counts, lengths, n_terms, params)
     monkeypatch.setattr(bm25, "COMPILED_GROUPING_MIN", 0)
-    compiled = build_matrix(term_ids, tfs, posting_chunk, lengths, n_terms, params)
+    compiled = build_matrix(term_ids, tfs, counts, lengths, n_terms, params)
     assert np.array_equal(compiled.chunk_ids, by_numpy.chunk_ids)
     assert compiled.impacts.tobytes() == by_numpy.impacts.tobytes()
