@@ -14,6 +14,7 @@ import sqlite_utils
 
 from index.bm25 import Bm25Params
 from index.bm25 import build_matrix
+from index.errors import BuildFailed
 from index.growing import GrowingArray
 from index.ingest import Ingested
 from index.ingest import number_terms
@@ -66,6 +67,15 @@ class _NumberMap:
 
     def map(self, numbers: np.ndarray) -> np.ndarray:
         return self._ids.array[numbers]
+
+
+def _consistent(chunk_count: int, lengths: bytes, counts: bytes, term_ids: bytes, tfs: bytes) -> bool:
+    """Whether a document's stored term counts fit together: one length and count per chunk,
+    as many postings as the counts add up to, a frequency for each."""
+    n = 4 * chunk_count
+    if len(lengths) != n or len(counts) != n or len(term_ids) != len(tfs) or len(term_ids) % 4:
+        return False
+    return int(np.frombuffer(counts, dtype="<i4").sum()) == len(term_ids) // 4
 
 
 #: The ``documents`` table's columns, in the order of the rows the writer buffers.
@@ -164,7 +174,13 @@ class IndexWriter:
             self.summary.failures.append({"path": entry.relpath, "error": error})
             return
         copies["chunks"].append((self.next_idx, old_chunk, old_chunk + previous["chunk_count"] - 1))
-        blobs = self._old_document_terms().pop(doc_id)
+        blobs = self._old_document_terms().pop(doc_id, None)
+        if blobs is None or not _consistent(previous["chunk_count"], *blobs):
+            # The compiled impact loop trusts these counts (it reads without bounds checks).
+            raise BuildFailed(
+                f"The previous index's term counts for {entry.relpath} are damaged; "
+                "run `docqa index --full` to rebuild it from the documents."
+            )
         copies["document_terms"].append((doc_id, *blobs))
         lengths, counts, term_ids, tfs = (np.frombuffer(blob, dtype="<i4") for blob in blobs)
         self.corpus_counts.append(lengths, counts, term_ids, tfs)

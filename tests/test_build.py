@@ -17,6 +17,7 @@ from index import ingest
 from index import store
 from index.analysis import Analyzer
 from index.build import build_index
+from index.errors import BuildFailed
 from index.errors import BuildInProgress
 from index.errors import DocumentsMissing
 from index.errors import IndexCorrupt
@@ -111,6 +112,25 @@ def test_damaged_postings_file_is_reported_with_the_fix(documents, index_path, d
         IndexFile(index_path)
     build_index(documents, index_path, full=True)
     assert IndexFile(index_path).postings(["lighthous"])
+
+
+@pytest.mark.parametrize("damage", ["short counts", "missing row"])
+def test_damaged_term_counts_of_an_unchanged_file_fail_the_rebuild_with_the_fix(documents, index_path, damage):
+    """An incremental build reuses stored counts; damaged ones must stop it with the fix, not crash it."""
+    build_index(documents, index_path)
+    before = IndexFile(index_path).meta["generation"]
+    conn = sqlite3.connect(index_path)
+    doc_id = conn.execute("select id from documents where path = 'guide.md'").fetchone()[0]
+    if damage == "short counts":
+        conn.execute("update document_terms set counts = substr(counts, 5) where document_id = ?", [doc_id])
+    else:
+        conn.execute("delete from document_terms where document_id = ?", [doc_id])
+    conn.commit()
+    conn.close()
+    with pytest.raises(BuildFailed, match="guide.md.*docqa index --full"):
+        build_index(documents, index_path)
+    assert IndexFile(index_path).meta["generation"] == before  # the old index still serves
+    assert build_index(documents, index_path, full=True).failed == 0
 
 
 def test_touched_but_identical_file_is_not_reindexed(documents, index_path):
