@@ -69,13 +69,19 @@ class _NumberMap:
         return self._ids.array[numbers]
 
 
-def _consistent(chunk_count: int, lengths: bytes, counts: bytes, term_ids: bytes, tfs: bytes) -> bool:
-    """Whether a document's stored term counts fit together: one length and count per chunk,
-    as many postings as the counts add up to, a frequency for each."""
-    n = 4 * chunk_count
-    if len(lengths) != n or len(counts) != n or len(term_ids) != len(tfs) or len(term_ids) % 4:
-        return False
-    return int(np.frombuffer(counts, dtype="<i4").sum()) == len(term_ids) // 4
+def _stored_counts(
+    chunk_count: int, blobs: tuple[bytes, bytes, bytes, bytes] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """A document's stored ``(lengths, counts, term_ids, tfs)``, or None when they do not fit
+    together: one length and count per chunk, as many postings as the counts add up to."""
+    if blobs is None or any(len(blob) % 4 for blob in blobs):
+        return None
+    lengths, counts, term_ids, tfs = (np.frombuffer(blob, dtype="<i4") for blob in blobs)
+    if len(lengths) != chunk_count or len(counts) != chunk_count or len(tfs) != len(term_ids):
+        return None
+    if int(counts.sum()) != len(term_ids):
+        return None
+    return lengths, counts, term_ids, tfs
 
 
 #: The ``documents`` table's columns, in the order of the rows the writer buffers.
@@ -134,11 +140,12 @@ class IndexWriter:
     def _row(self, entry: FileEntry, **values) -> tuple:
         """A skipped or failed file's ``documents`` row: *values* over defaults (the file name as
         title, the suffix as format). An ingested file's row is built whole in ``add``."""
+        path = entry.path
         row = {
             "id": document_id(entry.relpath),
             "path": entry.relpath,
-            "title": entry.path.name,
-            "format": format_of(entry.path) or entry.path.suffix.lstrip(".").lower(),
+            "title": path.name,
+            "format": format_of(path) or path.suffix.lstrip(".").lower(),
             "size": entry.size,
             "mtime_ns": entry.mtime_ns,
             "sha256": None,
@@ -175,16 +182,16 @@ class IndexWriter:
             return
         copies["chunks"].append((self.next_idx, old_chunk, old_chunk + previous["chunk_count"] - 1))
         blobs = self._old_document_terms().pop(doc_id, None)
-        if blobs is None or not _consistent(previous["chunk_count"], *blobs):
+        stored = _stored_counts(previous["chunk_count"], blobs)
+        if blobs is None or stored is None:
             # The compiled impact loop trusts these counts (it reads without bounds checks).
             raise BuildFailed(
                 f"The previous index's term counts for {entry.relpath} are damaged; "
                 "run `docqa index --full` to rebuild it from the documents."
             )
         copies["document_terms"].append((doc_id, *blobs))
-        lengths, counts, term_ids, tfs = (np.frombuffer(blob, dtype="<i4") for blob in blobs)
-        self.corpus_counts.append(lengths, counts, term_ids, tfs)
-        self.next_idx += len(lengths)
+        self.corpus_counts.append(*stored)
+        self.next_idx += previous["chunk_count"]
         self.summary.unchanged += 1
         if len(copies["documents"]) >= self.BATCH:
             self.flush()
