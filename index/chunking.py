@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from collections.abc import Iterator
 from typing import NamedTuple
 
 import sentencex
@@ -49,33 +48,20 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None, language: 
 
     Paragraph breaks always end a sentence, even without punctuation.
     """
-    return [span for span, _ in _sentences(text, start, len(text) if end is None else end, language)]
-
-
-_PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]*)*")
-
-
-def _sentences(text: str, start: int, end: int, language: str) -> Iterator[tuple[Span, str]]:
-    """The sentences of ``text[start:end]``: each one's stripped span and its text.
-
-    The chunker of a build runs this for every sentence of every document, so the
-    stripped text is handed on rather than sliced out of *text* again.
-    """
+    end = len(text) if end is None else end
+    spans: list[Span] = []
     iso = ISO_CODES.get(language, "en")
-    boundaries = sentencex.get_sentence_boundaries
-    has_word = _HAS_WORD.search
-    for para in _PARAGRAPH.finditer(text, start, end):
-        base, paragraph = para.start(), para.group()
-        for found in boundaries(iso, paragraph):
-            s = found["start_index"]
-            piece = paragraph[s : found["end_index"]]
-            sentence = piece.strip()
-            if not sentence or not has_word(sentence):
+    for para in re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]*)*", text[start:end]):
+        base = start + para.start()
+        for found in sentencex.get_sentence_boundaries(iso, para.group()):
+            s, e = base + found["start_index"], base + found["end_index"]
+            piece = text[s:e]
+            stripped = piece.strip()
+            if not stripped or not _HAS_WORD.search(stripped):
                 continue
-            s += base
-            if piece[0].isspace():
-                s += len(piece) - len(piece.lstrip())
-            yield Span(s, s + len(sentence)), sentence
+            s += len(piece) - len(piece.lstrip())
+            spans.append(Span(s, s + len(stripped)))
+    return spans
 
 
 def is_boilerplate(sentence: str) -> bool:
@@ -111,9 +97,9 @@ def _runs(text: str, block: Block, chunk_words: int, language: str) -> list[list
     A boilerplate line ends a run, so no chunk's span contains one.
     """
     runs: list[list[tuple[Span, int]]] = [[]]
-    boilerplate = BOILERPLATE.match  # as is_boilerplate: the sentence is stripped already
-    for span, sentence in _sentences(text, block.start, block.end, language):
-        if boilerplate(sentence):
+    for span in sentence_spans(text, block.start, block.end, language):
+        sentence = text[span.start : span.end]
+        if is_boilerplate(sentence):
             runs.append([])
             continue
         words = len(sentence.split())  # its \S+ runs: str.split cuts at the same (Unicode) spaces
