@@ -33,7 +33,6 @@ from index.analysis import TermNumbering
 from index.chunking import chunk_document
 from index.errors import UnreadableDocument
 from index.loaders import load
-from index.loaders import read_file
 from index.scan import FileEntry
 from index.settings import BuildSettings
 
@@ -97,13 +96,14 @@ def ingest_file(
     :param counter: counts the chunks' terms in compiled code (build workers), with
         the same result as the plain Python count used without it
     """
+    path = Path(path)
     try:
-        data = read_file(path)
+        data = path.read_bytes()
     except OSError as exc:
         return Ingested(relpath, error=f"cannot be read ({exc.strerror})")
     sha = hashlib.sha256(data).hexdigest()
     try:
-        loaded = load(Path(path), data)
+        loaded = load(path, data)
     except UnreadableDocument as exc:
         return Ingested(relpath, sha, error=str(exc))
     except RecursionError:

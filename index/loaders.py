@@ -7,7 +7,6 @@ chunker never needs to know which format a document came from.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from dataclasses import field
@@ -43,28 +42,6 @@ def format_of(path: Path) -> str | None:
     return SUPPORTED_SUFFIXES.get(path.suffix.lower())
 
 
-def read_file(path: str | Path) -> bytes:
-    """The bytes of the file at *path*, read with one ``open`` and (nearly always) one ``read``.
-
-    ``Path.read_bytes`` builds a buffered file object around the descriptor, which costs
-    a small file several times its read: a build reads hundreds of thousands of them.
-
-    :raises OSError: the file cannot be opened or read
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        size = os.fstat(fd).st_size
-        data = os.read(fd, size + 1)
-        if len(data) == size:  # a regular file gives all it has, up to what was asked
-            return data
-        parts = [data]  # it grew or shrank since fstat, or a read returns less (over 2 GB)
-        while block := os.read(fd, 1 << 20):
-            parts.append(block)
-        return b"".join(parts)
-    finally:
-        os.close(fd)
-
-
 def load(path: Path, data: bytes) -> LoadedDocument:
     """Parse *data* (the bytes of *path*) according to the file's suffix.
 
@@ -95,10 +72,8 @@ def load(path: Path, data: bytes) -> LoadedDocument:
             doc = load_plain_text(text)
     if not doc.text.strip():
         raise UnreadableDocument("no text could be extracted (a scanned PDF or an empty page?)")
-    if fmt in ("pdf", "html"):
-        # Lone surrogates (from odd PDFs, character references) cannot be stored as UTF-8;
-        # "?" keeps every offset. Text decoded from bytes has none.
-        doc.text = doc.text.encode("utf-8", "replace").decode("utf-8")
+    # Lone surrogates (from odd PDFs) cannot be stored as UTF-8; "?" keeps every offset.
+    doc.text = doc.text.encode("utf-8", "replace").decode("utf-8")
     if not doc.title:
         doc.title = path.stem.replace("_", " ").replace("-", " ").strip() or path.name
     if not doc.blocks:
@@ -143,7 +118,6 @@ def _has_control_bytes(data: bytes) -> bool:
 
 _BLANKS = " \t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u200b\u202f\u3000"
 _SPACES = re.compile(f"[{_BLANKS}]{{2,}}")
-_WIDE_BLANK = re.compile(f"[{_BLANKS[2:]}]")  # all but the space and the tab: one pass, not one per blank
 _MANY_NEWLINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 
@@ -157,7 +131,8 @@ def clean_whitespace(text: str) -> str:
     only blanks between need a line break followed by one of "\n", " " or "\t").
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "  " in text or "\t" in text or (not text.isascii() and _WIDE_BLANK.search(text)):
+    wide_blanks = _BLANKS[2:]  # all but the space and the tab
+    if "  " in text or "\t" in text or (not text.isascii() and any(blank in text for blank in wide_blanks)):
         text = _SPACES.sub(" ", text)
     if "\n\n\n" in text or "\n " in text or "\n\t" in text:
         text = _MANY_NEWLINES.sub("\n\n", text)
