@@ -7,7 +7,8 @@ compiles both checkouts' numba kernels before timing (a first build would otherw
 pay for compiling them), then runs full builds of one documents folder in pairs,
 baseline first in odd pairs and the working tree first in even ones. Each run is
 its own process: wall time, the build process's CPU time, its workers' CPU time and
-both peaks.
+both peaks. Titles are left out of the chunks (``title_in_chunks=False``), as in every
+figure of bench/results/build.md.
 
     python bench/build_ab.py --documents bench/data/chunks1000000 --baseline HEAD~1 --pairs 3
 """
