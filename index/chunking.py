@@ -24,6 +24,8 @@ BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"\S+")
+#: A paragraph: lines up to a blank line (paragraph breaks always end a sentence).
+PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]*)*")
 _HAS_WORD = re.compile(r"\w")
 
 
@@ -51,8 +53,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None, language: 
     end = len(text) if end is None else end
     spans: list[Span] = []
     iso = ISO_CODES.get(language, "en")
-    for para in re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]*)*", text[start:end]):
-        base = start + para.start()
+    for para in PARAGRAPH.finditer(text, start, end):
+        base = para.start()
         for found in sentencex.get_sentence_boundaries(iso, para.group()):
             s, e = base + found["start_index"], base + found["end_index"]
             piece = text[s:e]

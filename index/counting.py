@@ -189,13 +189,17 @@ class ChunkCounter:
         self._multi_terms = GrowingArray(np.int32)
         self._tf = np.zeros(1024, np.int32)
 
-    def count(self, text: str, spans: list[tuple[int, int]], title: list[int]) -> np.ndarray:
+    def count(
+        self, text: str, spans: list[tuple[int, int]], title: list[int], points: np.ndarray | None = None
+    ) -> np.ndarray:
         """``[*lengths, *counts, *term_ids, *tfs]`` of the chunks ``text[start:end]``, each with *title* added.
 
         The same numbers, in the same order, as counting ``numbering.numbers(chunk) + title``
         with a ``Counter`` per chunk.
+
+        :param points: ``code_points(text)``, when the caller has them
         """
-        buf = _code_points(text)
+        buf = code_points(text) if points is None else points
         bounds = np.array(spans, np.int64).reshape(-1, 2)
         starts, ends = bounds[:, 0].copy(), bounds[:, 1].copy()
         title_array = np.array(title, np.int32)
@@ -276,7 +280,7 @@ class ChunkCounter:
             self._tf = np.zeros(max(needed, 2 * len(self._tf)), np.int32)
 
 
-def _code_points(text: str) -> np.ndarray:
+def code_points(text: str) -> np.ndarray:
     """The text's code points, one array element per character (so offsets stay character offsets)."""
     if text.isascii():
         return np.frombuffer(text.encode("ascii"), np.uint8)

@@ -93,8 +93,8 @@ def ingest_file(
 ) -> Ingested:
     """Read *path* and turn it into chunks and term counts; failures become ``error``.
 
-    :param counter: counts the chunks' terms in compiled code (build workers), with
-        the same result as the plain Python count used without it
+    :param counter: chunks the text and counts the chunks' terms in compiled code
+        (build workers), with the same result as the plain Python used without it
     """
     path = Path(path)
     try:
@@ -109,11 +109,22 @@ def ingest_file(
     except RecursionError:
         return Ingested(relpath, sha, error="too deeply nested to parse")
     known = len(numbering.terms)
-    chunks = chunk_document(loaded.text, loaded.blocks, settings.chunk_words, settings.chunk_overlap, settings.language)
+    if counter is not None:
+        from index.compiled_chunking import compiled_chunks  # numba: loaded with the counter
+        from index.counting import code_points
+
+        points = code_points(loaded.text)
+        chunks = compiled_chunks(
+            loaded.text, points, loaded.blocks, settings.chunk_words, settings.chunk_overlap, settings.language
+        )
+    else:
+        chunks = chunk_document(
+            loaded.text, loaded.blocks, settings.chunk_words, settings.chunk_overlap, settings.language
+        )
     title_numbers = numbering.numbers(loaded.title) * settings.title_weight if settings.title_in_chunks else []
     spans = [(chunk.start, chunk.end) for chunk in chunks]
     if counter is not None:
-        packed = counter.count(loaded.text, spans, title_numbers)
+        packed = counter.count(loaded.text, spans, title_numbers, points)
     else:
         packed = count_chunk_terms(numbering, loaded.text, spans, title_numbers)
     return Ingested(

@@ -190,6 +190,24 @@ def test_built_index_scores_equal_rank_bm25_on_the_analyzers_terms(
         assert [h.score for h in hits] == pytest.approx([expected[i] for i in want], abs=1e-9)
 
 
+def test_workers_compiled_chunks_are_the_python_chunks(documents, tmp_path, monkeypatch):
+    """A large build's workers chunk in compiled code: the shipped article (headings, reader
+    comments, no-break spaces), each other format and text with boilerplate lines must be cut
+    where this process's Python chunker cuts them."""
+    (documents / "notes.md").write_text("# Notes\n\n## First\n\nOne. Two?\u2003Three!\n\n## Second\n\nFour … five.\n")
+    (documents / "page.txt").write_text("A page.\n\nRead more\n\nThe rest of it, after the furniture. 3 Comments »\n")
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_FILES", 0)
+    built = {}
+    for compiled in (False, True):
+        monkeypatch.setattr(ingest, "COMPILED_MIN_FILES", 0 if compiled else 10**9)
+        index_path = tmp_path / f"index-{compiled}.sqlite"
+        summary = build_index(documents, index_path, BuildSettings(chunk_words=40))
+        chunks = IndexFile(index_path).chunks(range(summary.chunks))
+        built[compiled] = [(c.path, c.section, c.start, c.end) for c in chunks]
+    assert len(built[True]) > 40
+    assert built[True] == built[False]
+
+
 def test_bad_files_are_reported_and_skipped(documents, index_path):
     (documents / "broken.pdf").write_bytes(b"%PDF-1.7 garbage")
     (documents / "blob.txt").write_bytes(b"\x00\x01" * 500)
