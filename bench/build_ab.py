@@ -44,18 +44,23 @@ print(json.dumps({
 """
 
 # Byte-compiles the checkout's index package and compiles (or loads from cache) every kernel a
-# large build uses, for ASCII and wider text.
+# large build uses, for ASCII and wider text: a worker's whole ingest of a file, and the grouping.
 WARM = """
-import compileall
+import compileall, tempfile
+from pathlib import Path
 compileall.compile_dir("index", quiet=1)
 import numpy as np
 from index.analysis import TermNumbering
-from index.ingest import analyzer_for
+from index.ingest import analyzer_for, ingest_file
 from index.counting import ChunkCounter
+from index.settings import BuildSettings
 from index import kernels
-counter = ChunkCounter(TermNumbering(analyzer_for("english")))
-for text in ("plain words here", "caf\\u00e9 words \\u2014 here"):
-    counter.count(text, [(0, len(text))], [])
+numbering = TermNumbering(analyzer_for("english"), "warm")
+counter = ChunkCounter(numbering)
+with tempfile.TemporaryDirectory() as folder:
+    for name, text in (("a.txt", "Plain words here. And more."), ("b.txt", "Caf\u00e9 words \u2014 here. Read more")):
+        (Path(folder) / name).write_text(text, encoding="utf-8")
+        ingest_file(Path(folder) / name, name, BuildSettings(), numbering, counter)
 one = np.ones(1, np.int32)
 kernels.impacts_by_term(one, one, one, one, np.array([0, 1], np.int64), np.ones(2), 1.0, 1.5, 0.75)
 """
