@@ -58,9 +58,10 @@ from index import kernels
 numbering = TermNumbering(analyzer_for("english"), "warm")
 counter = ChunkCounter(numbering)
 with tempfile.TemporaryDirectory() as folder:
-    for name, text in (("a.txt", "Plain words here. And more."), ("b.txt", "Caf\u00e9 words \u2014 here. Read more")):
-        (Path(folder) / name).write_text(text, encoding="utf-8")
-        ingest_file(Path(folder) / name, name, BuildSettings(), numbering, counter)
+    texts = ("Plain words here. And more.", "Caf\u00e9 words \u2014 here.", "Caf\u00e9. Read more")
+    for name, text in zip("abc", texts):
+        (Path(folder) / f"{name}.txt").write_text(text, encoding="utf-8")
+        ingest_file(Path(folder) / f"{name}.txt", name, BuildSettings(), numbering, counter)
 one = np.ones(1, np.int32)
 kernels.impacts_by_term(one, one, one, one, np.array([0, 1], np.int64), np.ones(2), 1.0, 1.5, 0.75)
 """
