@@ -78,11 +78,12 @@ def compiled_chunks(
     chunk_words: int = 120,
     overlap: int = 1,
     language: str = "english",
-) -> list[Chunk]:
-    """``chunk_document(text, blocks, chunk_words, overlap, language)``, given *text*'s code points."""
+) -> tuple[list[Chunk], np.ndarray]:
+    """``chunk_document(text, blocks, chunk_words, overlap, language)``, given *text*'s code points,
+    and the chunks' (start, end) as the rows of an array (as ``ChunkCounter.count`` takes them)."""
     blocks = list(blocks)
     if _might_hold_boilerplate(points, _WORDS, _WORD_LENGTHS, _WORD_PAIRS):
-        return chunk_document(text, blocks, chunk_words, overlap, language)
+        return _python_chunks(text, blocks, chunk_words, overlap, language)
     iso = ISO_CODES.get(language, "en")
     lengths: list[int] = []
     starts: list[int] = []  # per paragraph: its offset, sentence count and block
@@ -93,7 +94,7 @@ def compiled_chunks(
             piece = para.group()
             sentences = sentencex.segment(iso, piece)
             if "".join(sentences) != piece:  # never seen: the splitter keeps every character
-                return chunk_document(text, blocks, chunk_words, overlap, language)
+                return _python_chunks(text, blocks, chunk_words, overlap, language)
             lengths.extend(map(len, sentences))
             starts.append(para.start())
             counts.append(len(sentences))
@@ -108,7 +109,15 @@ def compiled_chunks(
         chunk_words,
         overlap,
     )
-    return [Chunk(k, blocks[b].label, s, e) for k, (s, e, b) in enumerate(found.tolist())]
+    chunks = [Chunk(k, blocks[b].label, s, e) for k, (s, e, b) in enumerate(found.tolist())]
+    return chunks, found[:, :2]
+
+
+def _python_chunks(
+    text: str, blocks: list[Block], chunk_words: int, overlap: int, language: str
+) -> tuple[list[Chunk], np.ndarray]:
+    chunks = chunk_document(text, blocks, chunk_words, overlap, language)
+    return chunks, np.array([(c.start, c.end) for c in chunks], np.int64).reshape(-1, 2)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -90,13 +90,15 @@ def _tally(terms, tf, touched, n_touched):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _count(buf, starts, ends, title, is_space, table, multi_at, multi_terms, tf, out):  # pragma: no cover
-    """Count each chunk's terms; return (postings written, pieces missing from the table),
-    or (-1, -1) when a chunk holds a space beyond Latin-1.
+    """Count each chunk's terms; return (postings written, pieces missing from the table, the
+    counts packed as ``ChunkCounter.count`` returns them), or (-1, -1, _) when a chunk holds a
+    space beyond Latin-1.
 
     ``out`` rows: 0 term numbers and 1 their counts (postings, chunk after chunk),
     2 chunk lengths and 3 distinct terms per chunk (the first ``len(starts)``), and
     4-5 the start and end of each missing piece. With any piece missing the counts
-    are incomplete: the caller adds the pieces to the table and counts again.
+    are incomplete (and not packed): the caller adds the pieces to the table and
+    counts again.
     """
     n_post = 0
     n_missing = 0
@@ -119,7 +121,7 @@ def _count(buf, starts, ends, title, is_space, table, multi_at, multi_terms, tf,
                 if buf[j] >= 0x1680 and _is_wide_space(buf[j]):  # str.split cuts here too:
                     for t in range(n_touched):  # leave the scratch zeroed, and count in Python
                         tf[touched[t]] = 0
-                    return -1, -1
+                    return -1, -1, np.empty(0, np.int32)
                 j += 1
             h1, h2 = _hashes(buf, i, j)
             value = table[_slot(table, h1, h2), 2]
@@ -147,7 +149,15 @@ def _count(buf, starts, ends, title, is_space, table, multi_at, multi_terms, tf,
             out[1, n_post] = tf[term]
             tf[term] = 0
             n_post += 1
-    return n_post, n_missing
+    if n_missing:
+        return n_post, n_missing, np.empty(0, np.int32)
+    n = len(starts)
+    packed = np.empty(2 * n + 2 * n_post, np.int32)
+    packed[:n] = out[2, :n]
+    packed[n : 2 * n] = out[3, :n]
+    packed[2 * n : 2 * n + n_post] = out[0, :n_post]
+    packed[2 * n + n_post :] = out[1, :n_post]
+    return n_post, n_missing, packed
 
 
 @numba.njit(cache=True, nogil=True)
@@ -190,17 +200,22 @@ class ChunkCounter:
         self._tf = np.zeros(1024, np.int32)
 
     def count(
-        self, text: str, spans: list[tuple[int, int]], title: list[int], points: np.ndarray | None = None
+        self,
+        text: str,
+        spans: list[tuple[int, int]] | np.ndarray,
+        title: list[int],
+        points: np.ndarray | None = None,
     ) -> np.ndarray:
         """``[*lengths, *counts, *term_ids, *tfs]`` of the chunks ``text[start:end]``, each with *title* added.
 
         The same numbers, in the same order, as counting ``numbering.numbers(chunk) + title``
         with a ``Counter`` per chunk.
 
+        :param spans: (start, end) pairs, or the rows of an int64 array
         :param points: ``code_points(text)``, when the caller has them
         """
         buf = code_points(text) if points is None else points
-        bounds = np.array(spans, np.int64).reshape(-1, 2)
+        bounds = spans if isinstance(spans, np.ndarray) else np.array(spans, np.int64).reshape(-1, 2)
         starts, ends = bounds[:, 0].copy(), bounds[:, 1].copy()
         title_array = np.array(title, np.int32)
         # Chunks may overlap by any amount: each yields at most a term per character
@@ -209,7 +224,7 @@ class ChunkCounter:
         for _attempt in range(2):
             self._fit_scratch()
             out = np.empty((6, capacity), np.int32)
-            n_post, n_missing = _count(
+            n_post, n_missing, packed = _count(
                 buf,
                 starts,
                 ends,
@@ -224,11 +239,10 @@ class ChunkCounter:
             if n_post < 0:
                 break
             if n_missing == 0:
-                n = len(spans)
-                return np.concatenate((out[2, :n], out[3, :n], out[0, :n_post], out[1, :n_post]))
+                return packed
             if not self._learn(text, buf, out[4, :n_missing], out[5, :n_missing]):
                 break
-        return self._count_in_python(text, spans, title)
+        return self._count_in_python(text, list(zip(starts.tolist(), ends.tolist(), strict=True)), title)
 
     def _count_in_python(self, text: str, spans: list[tuple[int, int]], title: list[int]) -> np.ndarray:
         from index.ingest import count_chunk_terms

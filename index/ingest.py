@@ -33,6 +33,7 @@ from index.analysis import TermNumbering
 from index.chunking import chunk_document
 from index.errors import UnreadableDocument
 from index.loaders import load
+from index.loaders import read_file
 from index.scan import FileEntry
 from index.settings import BuildSettings
 
@@ -96,37 +97,33 @@ def ingest_file(
     :param counter: chunks the text and counts the chunks' terms in compiled code
         (build workers), with the same result as the plain Python used without it
     """
-    path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_file(path)
     except OSError as exc:
         return Ingested(relpath, error=f"cannot be read ({exc.strerror})")
     sha = hashlib.sha256(data).hexdigest()
     try:
-        loaded = load(path, data)
+        loaded = load(Path(path), data)
     except UnreadableDocument as exc:
         return Ingested(relpath, sha, error=str(exc))
     except RecursionError:
         return Ingested(relpath, sha, error="too deeply nested to parse")
     known = len(numbering.terms)
+    title_numbers = numbering.numbers(loaded.title) * settings.title_weight if settings.title_in_chunks else []
     if counter is not None:
         from index.compiled_chunking import compiled_chunks  # numba: loaded with the counter
         from index.counting import code_points
 
         points = code_points(loaded.text)
-        chunks = compiled_chunks(
+        chunks, bounds = compiled_chunks(
             loaded.text, points, loaded.blocks, settings.chunk_words, settings.chunk_overlap, settings.language
         )
+        packed = counter.count(loaded.text, bounds, title_numbers, points)
     else:
         chunks = chunk_document(
             loaded.text, loaded.blocks, settings.chunk_words, settings.chunk_overlap, settings.language
         )
-    title_numbers = numbering.numbers(loaded.title) * settings.title_weight if settings.title_in_chunks else []
-    spans = [(chunk.start, chunk.end) for chunk in chunks]
-    if counter is not None:
-        packed = counter.count(loaded.text, spans, title_numbers, points)
-    else:
-        packed = count_chunk_terms(numbering, loaded.text, spans, title_numbers)
+        packed = count_chunk_terms(numbering, loaded.text, [(c.start, c.end) for c in chunks], title_numbers)
     return Ingested(
         relpath,
         sha,

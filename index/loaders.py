@@ -7,6 +7,7 @@ chunker never needs to know which format a document came from.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from dataclasses import field
@@ -42,6 +43,28 @@ def format_of(path: Path) -> str | None:
     return SUPPORTED_SUFFIXES.get(path.suffix.lower())
 
 
+def read_file(path: str | Path) -> bytes:
+    """The bytes of the file at *path*, read with one ``open`` and (nearly always) one ``read``.
+
+    ``Path.read_bytes`` builds a buffered file object around the descriptor, which costs
+    a small file several times its read: a build reads hundreds of thousands of them.
+
+    :raises OSError: the file cannot be opened or read
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1)
+        if len(data) == size:  # a regular file gives all it has, up to what was asked
+            return data
+        parts = [data]  # it grew or shrank since fstat, or a read returns less (over 2 GB)
+        while block := os.read(fd, 1 << 20):
+            parts.append(block)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
 def load(path: Path, data: bytes) -> LoadedDocument:
     """Parse *data* (the bytes of *path*) according to the file's suffix.
 
@@ -72,8 +95,10 @@ def load(path: Path, data: bytes) -> LoadedDocument:
             doc = load_plain_text(text)
     if not doc.text.strip():
         raise UnreadableDocument("no text could be extracted (a scanned PDF or an empty page?)")
-    # Lone surrogates (from odd PDFs) cannot be stored as UTF-8; "?" keeps every offset.
-    doc.text = doc.text.encode("utf-8", "replace").decode("utf-8")
+    if fmt in ("pdf", "html"):
+        # Lone surrogates (from odd PDFs, character references) cannot be stored as UTF-8;
+        # "?" keeps every offset. decode_text gives none.
+        doc.text = without_surrogates(doc.text)
     if not doc.title:
         doc.title = path.stem.replace("_", " ").replace("-", " ").strip() or path.name
     if not doc.blocks:
@@ -98,12 +123,17 @@ def decode_text(data: bytes) -> str:
         best = from_bytes(data).best()
         if best is None:
             raise UnreadableDocument("not valid UTF-8 and no legacy encoding fits; save it as UTF-8") from None
-        text = str(best)
+        text = without_surrogates(str(best))  # a legacy decoder (UTF-7) can give lone surrogates
     sample = text[:65536]
     control = len(_CONTROL.findall(sample))
     if sample and control / len(sample) > 0.05:
         raise UnreadableDocument("looks like a binary file (many control characters)")
     return text
+
+
+def without_surrogates(text: str) -> str:
+    """*text* with each lone surrogate (which UTF-8 cannot store) replaced by "?", offsets kept."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")

@@ -77,7 +77,9 @@ def test_compiled_chunks_equal_the_python_chunks(parts, cuts, size):
     blocks = [Block(a, b, f"section {i}" if i % 2 else None) for i, (a, b) in enumerate(pairs)]
     chunk_words, overlap = size
     expected = chunk_document(text, blocks, chunk_words, overlap)
-    assert compiled_chunks(text, code_points(text), blocks, chunk_words, overlap) == expected
+    chunks, bounds = compiled_chunks(text, code_points(text), blocks, chunk_words, overlap)
+    assert chunks == expected
+    assert bounds.tolist() == [[c.start, c.end] for c in expected]
 
 
 def test_compiled_chunks_of_the_shipped_article_equal_the_python_chunks():
@@ -86,4 +88,6 @@ def test_compiled_chunks_of_the_shipped_article_equal_the_python_chunks():
         for chunk_words, overlap in [(120, 1), (40, 0)]:
             expected = chunk_document(doc.text, doc.blocks, chunk_words, overlap)
             assert len(expected) > 10
-            assert compiled_chunks(doc.text, code_points(doc.text), doc.blocks, chunk_words, overlap) == expected
+            chunks, bounds = compiled_chunks(doc.text, code_points(doc.text), doc.blocks, chunk_words, overlap)
+            assert chunks == expected
+            assert bounds.tolist() == [[c.start, c.end] for c in expected]

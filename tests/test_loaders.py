@@ -14,6 +14,7 @@ from index.chunking import chunk_document
 from index.errors import UnreadableDocument
 from index.loaders import clean_whitespace
 from index.loaders import load
+from index.loaders import read_file
 from tests.conftest import ARTICLE
 from tests.conftest import DATA
 from tests.conftest import PDF_PAGES
@@ -22,6 +23,30 @@ from tests.conftest import make_pdf
 
 def load_file(path: Path):
     return load(path, path.read_bytes())
+
+
+@pytest.mark.parametrize("data", [b"", b"one line\n", bytes(range(256)) * 4000])
+def test_read_file_gives_the_whole_file(tmp_path, data):
+    path = tmp_path / "f.txt"
+    path.write_bytes(data)
+    assert read_file(path) == data
+    assert read_file(str(path)) == data
+
+
+def test_read_file_reads_past_a_size_that_is_wrong():
+    # /proc files say they are empty and are not: the read must go on to the real end.
+    path = Path("/proc/self/status")
+    if not path.exists() or path.stat().st_size != 0:
+        pytest.skip("needs Linux /proc")
+    data = read_file(path)
+    assert data.startswith(b"Name:") and data.endswith(b"\n") and len(data) > 200
+
+
+def test_read_file_raises_os_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_file(tmp_path / "missing.txt")
+    with pytest.raises(IsADirectoryError):
+        read_file(tmp_path)
 
 
 def test_article_title_sections_and_comments():
