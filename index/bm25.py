@@ -14,6 +14,7 @@ float operations are done in rank_bm25's order, so the scores are the same numbe
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 from typing import NamedTuple
@@ -105,7 +106,8 @@ def build_matrix(
     idf, average_idf = okapi_idf(df, n_chunks, params.epsilon)
     compiled = _kernel("impacts_by_term", len(term_ids))
     if compiled is not None:
-        chunk_ids, impacts = compiled(term_ids, tfs, counts, doc_len, df, idf, avgdl, params.k1, params.b)
+        halves = 2 if (os.cpu_count() or 1) > 1 else 1
+        chunk_ids, impacts = compiled(term_ids, tfs, counts, doc_len, df, idf, avgdl, params.k1, params.b, halves)
     else:
         posting_chunk = np.repeat(np.arange(n_chunks, dtype=np.int32), counts)
         order = np.argsort(term_ids, kind="stable")  # by term, in chunk order within each

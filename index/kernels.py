@@ -9,6 +9,7 @@ posting is faster than pruning in numpy up to millions of chunks. Imported lazil
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -99,7 +100,7 @@ def _readonly(array: np.ndarray, dtype: type) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def _impacts_by_term(
-    term_ids, tfs, counts, doc_len, idf, avgdl, k1, b, next_slot, chunk_ids, impacts
+    term_ids, tfs, counts, doc_len, idf, avgdl, k1, b, next_slot, chunk_ids, impacts, first_chunk
 ):  # pragma: no cover - compiled
     p = 0
     for chunk in range(len(counts)):
@@ -109,7 +110,7 @@ def _impacts_by_term(
             q_freq = np.int64(tfs[p])
             slot = next_slot[term]
             next_slot[term] = slot + 1
-            chunk_ids[slot] = chunk
+            chunk_ids[slot] = first_chunk + chunk
             # okapi_impacts' expression, operation for operation (no fastmath): the same floats.
             impacts[slot] = idf[term] * (q_freq * (k1 + 1) / (q_freq + k1 * (1 - b + b * length / avgdl)))
             p += 1
@@ -125,6 +126,7 @@ def impacts_by_term(
     avgdl: float,
     k1: float,
     b: float,
+    halves: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each posting's chunk and BM25 impact, grouped by term in chunk order: ``bm25.build_matrix``'s loop in one pass.
 
@@ -135,12 +137,26 @@ def impacts_by_term(
     one moving place per term is twice as fast at a million chunks as sorting the
     positions first and then gathering the postings through them (a random read per
     posting), and needs no array of positions nor of each posting's chunk.
+
+    With *halves* 2, two threads place the first and the second half of the chunks at
+    once (the loop releases the GIL): the second half starts each term where the
+    first half's postings of it end, so every posting lands in the slot one pass gives.
     """
     next_slot = np.zeros(len(df), np.int64)
     np.cumsum(df[:-1], out=next_slot[1:])
     chunk_ids = np.empty(len(term_ids), np.int32)
     impacts = np.empty(len(term_ids), np.float64)
-    _impacts_by_term(
-        term_ids, tfs, counts, doc_len, idf, float(avgdl), float(k1), float(b), next_slot, chunk_ids, impacts
-    )
+    stats = (idf, float(avgdl), float(k1), float(b))
+    middle = len(counts) // 2 if halves == 2 else 0
+    if middle == 0:
+        _impacts_by_term(term_ids, tfs, counts, doc_len, *stats, next_slot, chunk_ids, impacts, 0)
+        return chunk_ids, impacts
+    split = int(counts[:middle].sum())
+    later_slot = next_slot + np.bincount(term_ids[:split], minlength=len(df))
+    first = (term_ids[:split], tfs[:split], counts[:middle], doc_len[:middle], *stats, next_slot)
+    later = (term_ids[split:], tfs[split:], counts[middle:], doc_len[middle:], *stats, later_slot)
+    with ThreadPoolExecutor(1) as pool:
+        second = pool.submit(_impacts_by_term, *later, chunk_ids, impacts, middle)
+        _impacts_by_term(*first, chunk_ids, impacts, 0)
+        second.result()
     return chunk_ids, impacts

@@ -213,19 +213,20 @@ def test_compiled_ranking_equals_adding_every_list_ties_included():
     assert dense_top_k(10, [], 5)[0].tolist() == []
 
 
-def test_compiled_grouping_places_postings_as_a_stable_sort_does():
+@pytest.mark.parametrize("halves", [1, 2])
+def test_compiled_grouping_places_postings_as_a_stable_sort_does(halves):
     from index.kernels import impacts_by_term
 
     rng = np.random.default_rng(5)
-    for n_terms in (1, 7, 1000):
+    for n_terms, n_chunks in ((1, 4000), (7, 4000), (1000, 4000), (50, 1), (50, 3)):
         term_ids = (rng.zipf(1.5, 20_000) % n_terms).astype(np.int32)
-        posting_chunk = np.sort(rng.integers(0, 4000, len(term_ids))).astype(np.int32)
+        posting_chunk = np.sort(rng.integers(0, n_chunks, len(term_ids))).astype(np.int32)
         tfs = rng.integers(1, 5, len(term_ids)).astype(np.int32)
-        lengths = rng.integers(1, 200, 4000).astype(np.int32)
+        lengths = rng.integers(1, 200, n_chunks).astype(np.int32)
         df = np.bincount(term_ids, minlength=n_terms + 3)  # and terms no chunk uses any more
         idf = rng.random(len(df))
         counts = np.bincount(posting_chunk, minlength=len(lengths))
-        chunk_ids, impacts = impacts_by_term(term_ids, tfs, counts, lengths, df, idf, 80.0, 1.5, 0.75)
+        chunk_ids, impacts = impacts_by_term(term_ids, tfs, counts, lengths, df, idf, 80.0, 1.5, 0.75, halves)
         order = np.argsort(term_ids, kind="stable")
         assert chunk_ids.tolist() == posting_chunk[order].tolist()
         want = okapi_impacts(idf[term_ids[order]], tfs[order], lengths[posting_chunk[order]], 80.0, Bm25Params())
