@@ -177,8 +177,8 @@ def _chunk(points, classes, lengths, para_starts, para_counts, para_blocks, chun
     item_starts = np.empty(capacity, np.int64)  # a block's sentences (or pieces of one)
     item_ends = np.empty(capacity, np.int64)
     item_words = np.empty(capacity, np.int64)
-    word_starts = np.empty(longest + 1, np.int64)  # an over-long sentence's words
-    word_ends = np.empty(longest + 1, np.int64)
+    word_starts = np.empty((longest + 1) // 2 + 1, np.int64)  # an over-long sentence's words
+    word_ends = np.empty((longest + 1) // 2 + 1, np.int64)
     out = np.empty((capacity, 3), np.int64)
     n_out = 0
     n_items = 0
