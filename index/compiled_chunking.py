@@ -41,11 +41,10 @@ BOILERPLATE_WORDS = (
     "skip to",
 )
 _WORDS = np.zeros((len(BOILERPLATE_WORDS), max(map(len, BOILERPLATE_WORDS))), np.uint32)
-for _k, _word in enumerate(BOILERPLATE_WORDS):
-    _WORDS[_k, : len(_word)] = [ord(c) for c in _word]
 _WORD_LENGTHS = np.array([len(word) for word in BOILERPLATE_WORDS], np.int64)
 _WORD_PAIRS = np.zeros(128 * 128, np.int64)  # by a word's first two letters: a bit per word
 for _k, _word in enumerate(BOILERPLATE_WORDS):
+    _WORDS[_k, : len(_word)] = [ord(c) for c in _word]
     _WORD_PAIRS[ord(_word[0]) * 128 + ord(_word[1])] |= 1 << _k
 
 #: The characters beyond ASCII that ``re.IGNORECASE`` matches to a letter of those words
