@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -29,6 +30,7 @@ import sqlite_utils
 from index.errors import BuildFailed
 from index.errors import BuildInProgress
 from index.errors import DocumentsMissing
+from index.ingest import batch_size
 from index.ingest import ingest_all
 from index.scan import FileEntry
 from index.scan import scan_documents
@@ -200,17 +202,18 @@ def _build(
     if old_docs:
         db.execute("attach database ? as old", [f"file:{index_path}?mode=ro"])
     entries = scan_documents(documents_dir)
-    plans = [_plan(entry, old_docs.get(entry.relpath)) for entry in entries]
+    steps = _steps([_plan(entry, old_docs.get(entry.relpath)) for entry in entries])
     writer = IndexWriter(db, vocabulary, summary)
-    to_ingest = [entry for entry, action in plans if action == "ingest"]
-    results = ingest_all(to_ingest, settings, lock_fd)
-    for entry, action in _progress(plans, progress):
-        if action == "skip":
-            writer.skipped(entry)
-        elif action == "copy":
-            writer.copy(entry, old_docs[entry.relpath])
-        else:
-            writer.add(entry, next(results), old_docs.get(entry.relpath))
+    results = ingest_all([batch for action, batch in steps if action == "ingest"], settings, lock_fd)
+    with _progress(len(entries), progress) as bar:
+        for action, files in steps:
+            if action == "skip":
+                writer.skipped(files[0])
+            elif action == "copy":
+                writer.copy(files[0], old_docs[files[0].relpath])
+            else:
+                writer.add(next(results), {e.relpath for e in files if e.relpath in old_docs} if old_docs else ())
+            bar.update(len(files))
     writer.finish()
     summary.removed = len(set(old_docs) - {e.relpath for e in entries})
     if old_docs:
@@ -270,9 +273,22 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _progress(plans: list, enabled: bool):
-    if not enabled:
-        return plans
+def _steps(plans: list[tuple[FileEntry, str]]) -> list[tuple[str, list[FileEntry]]]:
+    """The build's steps in document order: ``("skip", [file])``, ``("copy", [file])``, or
+    ``("ingest", batch)`` for each batch of consecutive files to ingest (``ingest.batch_size``)."""
+    steps: list[tuple[str, list[FileEntry]]] = []
+    size = batch_size(sum(1 for _, action in plans if action == "ingest"))
+    for action, group in itertools.groupby(plans, key=lambda plan: plan[1]):
+        files = [entry for entry, _ in group]
+        if action == "ingest":
+            steps.extend(("ingest", files[i : i + size]) for i in range(0, len(files), size))
+        else:
+            steps.extend((action, [entry]) for entry in files)
+    return steps
+
+
+def _progress(files: int, enabled: bool) -> contextlib.AbstractContextManager:
+    """A progress bar over *files* (for terminals), or one that shows nothing."""
     from tqdm import tqdm
 
-    return tqdm(plans, unit="file", desc="Indexing", leave=False)
+    return tqdm(total=files, unit="file", desc="Indexing", leave=False, disable=not enabled)

@@ -30,12 +30,16 @@ import numpy as np
 
 from index.analysis import Analyzer
 from index.analysis import TermNumbering
+from index.chunking import Chunk
 from index.chunking import chunk_document
 from index.errors import UnreadableDocument
+from index.loaders import format_of
 from index.loaders import load
 from index.loaders import read_file
 from index.scan import FileEntry
 from index.settings import BuildSettings
+from index.store import DOCUMENT_COLUMNS
+from index.store import text_pages
 
 if TYPE_CHECKING:
     from index.counting import ChunkCounter
@@ -43,18 +47,12 @@ if TYPE_CHECKING:
 
 @dataclass
 class Ingested:
-    """A parsed document and its chunks' term counts, or the reason it failed.
+    """One parsed document and its chunks' term counts, or the reason it failed.
 
-    Terms are given as numbers of the ingesting process's ``TermNumbering`` (named by
-    ``numbering``): posting ``i`` of the document is term number ``term_ids[i]`` with
-    frequency ``tfs[i]``; chunk ``c`` owns ``counts[c]`` consecutive postings and
-    ``lengths[c]`` tokens. ``new_terms`` are the terms that numbering met first in this
-    file, numbered on from the ones before, so the build learns every number in order.
-
-    It crosses a process boundary for every file, so it travels light: the chunks as
-    plain tuples (a ``Chunk`` costs a Python call per chunk to rebuild) and the four
-    count arrays back to back in ``packed`` (one array unpickles three times faster
-    than four).
+    Terms are given as numbers of the ingesting process's ``TermNumbering``: posting
+    ``i`` of the document is term number ``term_ids[i]`` with frequency ``tfs[i]``;
+    chunk ``c`` owns ``counts[c]`` consecutive postings and ``lengths[c]`` tokens, the
+    four arrays back to back in ``packed``.
     """
 
     relpath: str
@@ -63,18 +61,75 @@ class Ingested:
     title: str = ""
     format: str = ""
     text: str = ""
-    chunks: list[tuple[int, str | None, int, int]] | None = None  # a Chunk's fields
-    numbering: str = ""
-    new_terms: list[str] | None = None
+    chunks: list[Chunk] | None = None
     packed: np.ndarray | None = None  # lengths, counts, term_ids, tfs
+
+
+@dataclass
+class IngestedBatch:
+    """Consecutive files ingested together, as the rows the build inserts and their term counts.
+
+    A build's workers send one of these back per batch of files. The worker makes the
+    rows, so the build's process (the busiest one of a large build) inserts each table's
+    rows of a batch with one statement and maps and keeps its term counts with a few
+    array operations, instead of running Python per file and per chunk.
+
+    Places are counted from the batch's start, for the build to add where it starts:
+    ``documents`` rows (``DOCUMENT_COLUMNS``' order) hold their ``first_page`` and
+    ``first_chunk`` so, ``pages`` are ``(page, text)`` and ``chunks`` are
+    ``(chunk, document id, ordinal, section, start, end)``. ``packed`` holds the
+    lengths and counts of every chunk, then the term numbers and frequencies of every
+    posting, in the worker's ``TermNumbering`` (named by ``numbering``); ``new_terms``
+    are the terms that numbering met first in this batch, numbered on from the ones
+    before, so the build learns every number in order.
+    """
+
+    numbering: str
+    new_terms: list[str]
+    documents: list[tuple]
+    pages: list[tuple[int, str]]
+    chunks: list[tuple[int, str, int, str | None, int, int]]
+    packed: np.ndarray  # lengths, counts, term_ids, tfs
+    failures: list[tuple[str, str]]  # (path, error) of the files that could not be indexed
 
     def term_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(lengths, counts, term_ids, tfs)``: views of ``packed``."""
-        assert self.chunks is not None and self.packed is not None
-        n = len(self.chunks)
-        postings = (len(self.packed) - 2 * n) // 2
-        p = self.packed
-        return p[:n], p[n : 2 * n], p[2 * n : 2 * n + postings], p[2 * n + postings :]
+        return unpack_counts(self.packed, len(self.chunks))
+
+
+def unpack_counts(packed: np.ndarray, chunks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The views ``(lengths, counts, term_ids, tfs)`` of ``[*lengths, *counts, *term_ids, *tfs]`` of *chunks*."""
+    postings = (len(packed) - 2 * chunks) // 2
+    p = packed
+    return p[:chunks], p[chunks : 2 * chunks], p[2 * chunks : 2 * chunks + postings], p[2 * chunks + postings :]
+
+
+def document_id(relpath: str) -> str:
+    """A stable, URL-safe id for a document, derived from its path under documents/."""
+    return hashlib.sha1(relpath.encode("utf-8")).hexdigest()[:16]
+
+
+def document_row(entry: FileEntry, **values) -> tuple:
+    """A ``documents`` row (``DOCUMENT_COLUMNS``' order) for a file that has no text in the index
+    (skipped or failed): *values* over defaults (the file name as title, the suffix as format)."""
+    path = entry.path
+    row = {
+        "id": document_id(entry.relpath),
+        "path": entry.relpath,
+        "title": path.name,
+        "format": format_of(path) or path.suffix.lstrip(".").lower(),
+        "size": entry.size,
+        "mtime_ns": entry.mtime_ns,
+        "sha256": None,
+        "status": "ok",
+        "error": None,
+        "chunk_count": 0,
+        "first_page": 0,
+        "pages": 0,
+        "first_chunk": 0,
+    }
+    row.update(values)
+    return tuple(row[column] for column in DOCUMENT_COLUMNS)
 
 
 _ANALYZERS: dict[str, Analyzer] = {}
@@ -108,7 +163,6 @@ def ingest_file(
         return Ingested(relpath, sha, error=str(exc))
     except RecursionError:
         return Ingested(relpath, sha, error="too deeply nested to parse")
-    known = len(numbering.terms)
     title_numbers = numbering.numbers(loaded.title) * settings.title_weight if settings.title_in_chunks else []
     if counter is not None:
         from index.compiled_chunking import compiled_chunks  # numba: loaded with the counter
@@ -124,18 +178,40 @@ def ingest_file(
             loaded.text, loaded.blocks, settings.chunk_words, settings.chunk_overlap, settings.language
         )
         packed = count_chunk_terms(numbering, loaded.text, [(c.start, c.end) for c in chunks], title_numbers)
-    return Ingested(
-        relpath,
-        sha,
-        None,
-        loaded.title,
-        loaded.format,
-        loaded.text,
-        [(c.ordinal, c.section, c.start, c.end) for c in chunks],
-        numbering.key,
-        numbering.terms[known:],
-        packed,
-    )
+    return Ingested(relpath, sha, None, loaded.title, loaded.format, loaded.text, chunks, packed)
+
+
+def ingest_batch(
+    entries: list[FileEntry], settings: BuildSettings, numbering: TermNumbering, counter: ChunkCounter | None = None
+) -> IngestedBatch:
+    """Ingest consecutive files (``ingest_file``) and make them the rows of an ``IngestedBatch``."""
+    known = len(numbering.terms)
+    documents: list[tuple] = []
+    pages: list[tuple[int, str]] = []
+    chunks: list[tuple[int, str, int, str | None, int, int]] = []
+    failures: list[tuple[str, str]] = []
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for entry in entries:
+        result = ingest_file(entry.file, entry.relpath, settings, numbering, counter)
+        if result.error is not None:
+            # Its first page and chunk are where its own would be, as for a copied failure.
+            status = {"status": "failed", "error": result.error, "first_page": len(pages), "first_chunk": len(chunks)}
+            documents.append(document_row(entry, sha256=result.sha256, **status))
+            failures.append((entry.relpath, result.error))
+            continue
+        assert result.chunks is not None and result.packed is not None
+        doc_id = document_id(entry.relpath)
+        texts = text_pages(result.text)
+        first = len(chunks)
+        documents.append(
+            (doc_id, entry.relpath, result.title, result.format, entry.size, entry.mtime_ns, result.sha256)
+            + ("ok", None, len(result.chunks), len(pages), len(texts), first)
+        )
+        pages.extend(enumerate(texts, len(pages)))
+        chunks.extend((first + c.ordinal, doc_id, *c) for c in result.chunks)
+        parts.append(unpack_counts(result.packed, len(result.chunks)))
+    packed = np.concatenate([part[i] for i in range(4) for part in parts]) if parts else np.zeros(0, np.int32)
+    return IngestedBatch(numbering.key, numbering.terms[known:], documents, pages, chunks, packed, failures)
 
 
 def count_chunk_terms(
@@ -207,18 +283,29 @@ def _worker_init(lock_fd: int) -> None:
         os._exit(1)
 
 
-def ingest_all(entries: list[FileEntry], settings: BuildSettings, lock_fd: int = -1) -> Iterator[Ingested]:
-    """Ingest files in order, across all cores when there are enough of them to pay off.
+def batch_size(files: int) -> int:
+    """Files per batch when *files* are to be ingested: ``BATCH_FILES``, or fewer for small
+    folders, so that every worker gets some."""
+    return max(1, min(BATCH_FILES, files // (WINDOW_BATCHES_PER_WORKER * _workers())))
 
-    Each process numbers terms its own way (``Ingested.numbering``); the build maps
+
+def _workers() -> int:
+    return min(os.cpu_count() or 1, 8)
+
+
+def ingest_all(batches: list[list[FileEntry]], settings: BuildSettings, lock_fd: int = -1) -> Iterator[IngestedBatch]:
+    """Ingest batches of files in order, across all cores when there are enough files to pay off.
+
+    Each process numbers terms its own way (``IngestedBatch.numbering``); the build maps
     those numbers to its vocabulary. If the worker pool breaks (a worker killed, a
-    platform without fork), the rest of the files are ingested in this process:
+    platform without fork), the rest of the batches are ingested in this process:
     slower, never a failed build.
     """
-    workers = min(os.cpu_count() or 1, 8)
-    if len(entries) < PARALLEL_MIN_FILES or workers < 2:
+    workers = _workers()
+    files = sum(map(len, batches))
+    if files < PARALLEL_MIN_FILES or workers < 2:
         numbering = new_numbering(settings.language)
-        return (ingest_file(e.file, e.relpath, settings, numbering) for e in entries)
+        return (ingest_batch(batch, settings, numbering) for batch in batches)
     # fork is cheapest, but forking a process that runs other threads (a web server
     # rebuilding through the API) can copy a held lock; forkserver is safe there.
     method = "fork" if threading.active_count() == 1 else "forkserver"
@@ -229,12 +316,9 @@ def ingest_all(entries: list[FileEntry], settings: BuildSettings, lock_fd: int =
         initargs=(lock_fd if method == "fork" else -1,),
     )
     build = uuid.uuid4().hex
-    compiled = len(entries) >= COMPILED_MIN_FILES
-    # Small folders in smaller batches, so that every worker gets some.
-    size = max(1, min(BATCH_FILES, len(entries) // (WINDOW_BATCHES_PER_WORKER * workers)))
-    batches = [entries[i : i + size] for i in range(0, len(entries), size)]
+    compiled = files >= COMPILED_MIN_FILES
 
-    def ordered() -> Iterator[Ingested]:
+    def ordered() -> Iterator[IngestedBatch]:
         done = 0
         try:
             with pool:
@@ -245,17 +329,16 @@ def ingest_all(entries: list[FileEntry], settings: BuildSettings, lock_fd: int =
                 for batch in itertools.islice(queue, WINDOW_BATCHES_PER_WORKER * workers):
                     pending.append(pool.submit(_ingest_batch, batch, settings, build, compiled))
                 while pending:
-                    results = pending.popleft().result()
+                    result = pending.popleft().result()
                     following = next(queue, None)
                     if following is not None:
                         pending.append(pool.submit(_ingest_batch, following, settings, build, compiled))
-                    for result in results:
-                        done += 1
-                        yield result
+                    done += 1
+                    yield result
         except BrokenProcessPool:
             numbering = new_numbering(settings.language)
-            for entry in entries[done:]:
-                yield ingest_file(entry.file, entry.relpath, settings, numbering)
+            for batch in batches[done:]:
+                yield ingest_batch(batch, settings, numbering)
 
     return ordered()
 
@@ -278,7 +361,7 @@ WINDOW_BATCHES_PER_WORKER = 4
 _WORKER_NUMBERING: dict[str, tuple[TermNumbering, ChunkCounter | None]] = {}
 
 
-def _ingest_batch(entries: list[FileEntry], settings: BuildSettings, build: str, compiled: bool) -> list[Ingested]:
+def _ingest_batch(entries: list[FileEntry], settings: BuildSettings, build: str, compiled: bool) -> IngestedBatch:
     key = f"{build}-{os.getpid()}"  # a forked worker must not continue its parent's numbering
     found = _WORKER_NUMBERING.get(key)
     if found is None:
@@ -291,4 +374,4 @@ def _ingest_batch(entries: list[FileEntry], settings: BuildSettings, build: str,
             counter = ChunkCounter(numbering)
         found = _WORKER_NUMBERING[key] = numbering, counter
     numbering, counter = found
-    return [ingest_file(e.file, e.relpath, settings, numbering, counter) for e in entries]
+    return ingest_batch(entries, settings, numbering, counter)

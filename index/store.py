@@ -48,6 +48,24 @@ FORMAT_VERSION = 9
 REBUILD_HINT = "run `docqa index --full` to rebuild it"
 
 
+#: The ``documents`` table's columns, in the order of the rows the writer buffers.
+DOCUMENT_COLUMNS = (
+    "id",
+    "path",
+    "title",
+    "format",
+    "size",
+    "mtime_ns",
+    "sha256",
+    "status",
+    "error",
+    "chunk_count",
+    "first_page",
+    "pages",
+    "first_chunk",
+)
+
+
 def create_schema(db: sqlite_utils.Database) -> None:
     """Create the empty tables of a new index file."""
     db.table("documents").create(

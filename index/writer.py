@@ -1,12 +1,13 @@
 """Write the rows of a new index file: documents, chunks, term counts and BM25 postings.
 
-Rows are batched (sqlite-utils ``insert_all``) and chunks are numbered in document
-order, whether a document was copied from the previous index or freshly ingested.
+Rows are inserted a batch at a time and chunks are numbered in document order,
+whether a document was copied from the previous index or freshly ingested.
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Collection
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +17,14 @@ from index.bm25 import Bm25Params
 from index.bm25 import build_matrix
 from index.errors import BuildFailed
 from index.growing import GrowingArray
-from index.ingest import Ingested
+from index.ingest import IngestedBatch
+from index.ingest import document_row
 from index.ingest import number_terms
-from index.loaders import format_of
+from index.ingest import unpack_counts
 from index.scan import FileEntry
 from index.settings import BuildSettings
-from index.store import insert_tuples
-from index.store import pack
+from index.store import DOCUMENT_COLUMNS
 from index.store import store_postings
-from index.store import text_pages
 from index.store import write_meta
 from index.summary import BuildSummary
 
@@ -49,11 +49,6 @@ class CorpusCounts:
         lengths, counts, term_ids, tfs = (part.array[: part.size] for part in self._parts)
         self._parts = tuple(GrowingArray(np.int32) for _ in range(4))
         return lengths, counts, term_ids, tfs
-
-
-def document_id(relpath: str) -> str:
-    """A stable, URL-safe id for a document, derived from its path under documents/."""
-    return hashlib.sha1(relpath.encode("utf-8")).hexdigest()[:16]
 
 
 class _NumberMap:
@@ -84,22 +79,18 @@ def _stored_counts(
     return lengths, counts, term_ids, tfs
 
 
-#: The ``documents`` table's columns, in the order of the rows the writer buffers.
-DOCUMENT_COLUMNS = (
-    "id",
-    "path",
-    "title",
-    "format",
-    "size",
-    "mtime_ns",
-    "sha256",
-    "status",
-    "error",
-    "chunk_count",
-    "first_page",
-    "pages",
-    "first_chunk",
-)
+#: How ``IndexWriter.add`` inserts a batch's rows, its pages and chunks numbered on from
+#: where the batch starts (``{page}``, ``{chunk}``): SQLite adds them, not Python per row.
+_ADD_SQL = {
+    "documents": f"insert into main.documents ({', '.join(DOCUMENT_COLUMNS)}) "
+    "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? + {page}, ?, ? + {chunk})",
+    "text_pages": "insert into main.text_pages (id, text) values (? + {page}, ?)",
+    "chunks": 'insert into main.chunks (idx, document_id, ordinal, section, start, "end") '
+    "values (? + {chunk}, ?, ?, ?, ?, ?)",
+    "document_terms": "insert into main.document_terms (document_id, lengths, counts, term_ids, tfs) "
+    "values (?, ?, ?, ?, ?)",
+}
+
 
 #: How ``IndexWriter.copy`` carries an unchanged document's rows over from the old index
 #: (attached as ``old``), its pages and chunks renumbered to follow the documents before it.
@@ -110,9 +101,33 @@ _COPY_SQL = {
     "select id + ?, text from old.text_pages where id between ? and ?",
     "chunks": 'insert into main.chunks (idx, document_id, ordinal, section, start, "end") '
     'select ? + ordinal, document_id, ordinal, section, start, "end" from old.chunks where idx between ? and ?',
-    "document_terms": "insert into main.document_terms (document_id, lengths, counts, term_ids, tfs) "
-    "values (?, ?, ?, ?, ?)",
+    "document_terms": _ADD_SQL["document_terms"],
 }
+
+
+_STATUS = DOCUMENT_COLUMNS.index("status")
+_CHUNK_COUNT = DOCUMENT_COLUMNS.index("chunk_count")
+
+
+def _document_terms(
+    batch: IngestedBatch, lengths: np.ndarray, counts: np.ndarray, term_ids: np.ndarray, tfs: np.ndarray
+) -> Iterator[tuple[str, bytes, bytes, bytes, bytes]]:
+    """The ``document_terms`` rows of a batch's indexed documents: their slices of the batch's counts."""
+    indexed = [row for row in batch.documents if row[_STATUS] == "ok"]
+    chunk_ends = np.cumsum([row[_CHUNK_COUNT] for row in indexed], dtype=np.int64).tolist()
+    posting_ends = np.concatenate(([0], np.cumsum(counts, dtype=np.int64))).tolist()
+    chunk = posting = 0
+    ok = (row[0] for row in indexed)
+    for doc_id, chunk_end in zip(ok, chunk_ends, strict=True):
+        posting_end = posting_ends[chunk_end]
+        yield (
+            doc_id,
+            lengths[chunk:chunk_end].tobytes(),
+            counts[chunk:chunk_end].tobytes(),
+            term_ids[posting:posting_end].tobytes(),
+            tfs[posting:posting_end].tobytes(),
+        )
+        chunk, posting = chunk_end, posting_end
 
 
 class IndexWriter:
@@ -128,39 +143,15 @@ class IndexWriter:
         self.db, self.vocabulary, self.summary = db, vocabulary, summary
         self.next_idx = 0
         self.corpus_counts = CorpusCounts()
-        self._documents: list[tuple] = []  # rows, in DOCUMENT_COLUMNS' order
-        self._chunks: list[tuple] = []
-        self._terms: list[tuple] = []
-        self._pages: list[tuple] = []
+        self._documents: list[tuple] = []  # skipped files' rows, in DOCUMENT_COLUMNS' order
+        self._unflushed = 0  # documents written since the last commit
         self.next_page = 1  # id of the next text page: a document's pages are consecutive
         self._numberings: dict[str, _NumberMap] = {}  # each ingesting process's term numbers
         self._copies: dict[str, list[tuple]] = {table: [] for table in _COPY_SQL}  # parameters, by table
         self._old_terms: dict[str, tuple[bytes, bytes, bytes, bytes]] | None = None
 
-    def _row(self, entry: FileEntry, **values) -> tuple:
-        """A skipped or failed file's ``documents`` row: *values* over defaults (the file name as
-        title, the suffix as format). An ingested file's row is built whole in ``add``."""
-        path = entry.path
-        row = {
-            "id": document_id(entry.relpath),
-            "path": entry.relpath,
-            "title": path.name,
-            "format": format_of(path) or path.suffix.lstrip(".").lower(),
-            "size": entry.size,
-            "mtime_ns": entry.mtime_ns,
-            "sha256": None,
-            "status": "ok",
-            "error": None,
-            "chunk_count": 0,
-            "first_page": 0,
-            "pages": 0,
-            "first_chunk": 0,
-        }
-        row.update(values)
-        return tuple(row[column] for column in DOCUMENT_COLUMNS)
-
     def skipped(self, entry: FileEntry) -> None:
-        self._documents.append(self._row(entry, status="skipped", error=entry.skip_reason))
+        self._documents.append(document_row(entry, status="skipped", error=entry.skip_reason))
         self.summary.skipped += 1
 
     def copy(self, entry: FileEntry, previous: dict) -> None:
@@ -203,40 +194,36 @@ class IndexWriter:
             self._old_terms = {row[0]: row[1:] for row in rows}
         return self._old_terms
 
-    def add(self, entry: FileEntry, result: Ingested, previous: dict | None) -> None:
-        """Write a freshly ingested document (or record its failure)."""
-        if result.error is not None:
-            self._documents.append(self._row(entry, sha256=result.sha256, status="failed", error=result.error))
-            self.summary.failed += 1
-            self.summary.failures.append({"path": entry.relpath, "error": result.error})
-            return
-        assert result.chunks is not None and result.new_terms is not None
-        lengths, counts, term_ids, tfs = result.term_counts()
-        doc_id = document_id(entry.relpath)
-        pages = text_pages(result.text)
-        first_page, base = self.next_page, self.next_idx
-        self._documents.append(
-            (doc_id, entry.relpath, result.title, result.format, entry.size, entry.mtime_ns, result.sha256)
-            + ("ok", None, len(result.chunks), first_page, len(pages), base)
-        )
-        self._pages.extend((first_page + n, page) for n, page in enumerate(pages))
-        self.next_page += len(pages)
-        self._chunks.extend(
-            (base + ordinal, doc_id, ordinal, section, start, end) for ordinal, section, start, end in result.chunks
-        )
-        to_vocabulary = self._numberings.get(result.numbering)
+    def add(self, batch: IngestedBatch, replaced: Collection[str] = ()) -> None:
+        """Write a batch of freshly ingested documents (and record its failures).
+
+        :param replaced: the paths of the batch's files that the previous index had
+        """
+        if self._documents or self._copies["documents"]:
+            self.flush()  # what came before the batch goes in first
+        # Stored as little-endian int32, like every other array of the index file.
+        lengths, counts, term_ids, tfs = unpack_counts(batch.packed.astype("<i4", copy=False), len(batch.chunks))
+        to_vocabulary = self._numberings.get(batch.numbering)
         if to_vocabulary is None:
-            to_vocabulary = self._numberings[result.numbering] = _NumberMap()
-        to_vocabulary.extend(number_terms(self.vocabulary, result.new_terms))
+            to_vocabulary = self._numberings[batch.numbering] = _NumberMap()
+        to_vocabulary.extend(number_terms(self.vocabulary, batch.new_terms))
         term_ids[:] = to_vocabulary.map(term_ids)  # in place: the four arrays share one buffer
-        self._terms.append((doc_id, pack(lengths, "<i4"), pack(counts, "<i4"), pack(term_ids, "<i4"), pack(tfs, "<i4")))
+        page, chunk = self.next_page, self.next_idx
+        conn = self.db.conn
+        conn.executemany(_ADD_SQL["documents"].format(page=page, chunk=chunk), batch.documents)
+        conn.executemany(_ADD_SQL["text_pages"].format(page=page), batch.pages)
+        conn.executemany(_ADD_SQL["chunks"].format(chunk=chunk), batch.chunks)
+        conn.executemany(_ADD_SQL["document_terms"], _document_terms(batch, lengths, counts, term_ids, tfs))
         self.corpus_counts.append(lengths, counts, term_ids, tfs)
-        self.next_idx += len(result.chunks)
-        if previous:
-            self.summary.changed += 1
-        else:
-            self.summary.added += 1
-        if len(self._documents) >= self.BATCH:
+        self.next_page += len(batch.pages)
+        self.next_idx += len(batch.chunks)
+        changed = len(replaced) - sum(1 for path, _ in batch.failures if path in replaced) if replaced else 0
+        self.summary.changed += changed
+        self.summary.added += len(batch.documents) - len(batch.failures) - changed
+        self.summary.failed += len(batch.failures)
+        self.summary.failures.extend({"path": path, "error": error} for path, error in batch.failures)
+        self._unflushed += len(batch.documents)
+        if self._unflushed >= self.BATCH:
             self.flush()
 
     def finish(self) -> None:
@@ -246,22 +233,16 @@ class IndexWriter:
         self._old_terms = None
 
     def flush(self) -> None:
-        """Insert the buffered rows, and run the queued copies."""
+        """Run the queued copies, insert the skipped files' rows, and commit."""
         with self.db.conn:
             for table, params in self._copies.items():
                 if params:
                     self.db.conn.executemany(_COPY_SQL[table], params)
                     params.clear()
-        tables = (
-            ("documents", DOCUMENT_COLUMNS, self._documents),
-            ("text_pages", ("id", "text"), self._pages),
-            ("chunks", ("idx", "document_id", "ordinal", "section", "start", "end"), self._chunks),
-            ("document_terms", ("document_id", "lengths", "counts", "term_ids", "tfs"), self._terms),
-        )
-        for table, columns, rows in tables:
-            if rows:
-                insert_tuples(self.db, table, columns, rows)
-                rows.clear()
+            if self._documents:
+                self.db.conn.executemany(_ADD_SQL["documents"].format(page=0, chunk=0), self._documents)
+                self._documents.clear()
+        self._unflushed = 0
 
 
 def write_terms(

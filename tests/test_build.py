@@ -154,6 +154,41 @@ def test_incremental_scores_equal_a_full_rebuild(documents, index_path, tmp_path
         assert search(a, query, 10) == search(b, query, 10)
 
 
+def test_incremental_build_in_worker_batches_equals_a_full_build(documents, index_path, tmp_path, monkeypatch):
+    """Files to re-read come between copied, skipped and failing ones, in batches of two: each
+    batch's rows land where its documents are, numbered on from the documents before it."""
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_FILES", 0)
+    monkeypatch.setattr(ingest, "BATCH_FILES", 2)
+    for i in range(10):
+        (documents / f"note{i}.md").write_text(f"# Note {i}\n\nCarrots number {i} grow in {'sandy ' * i}soil.\n")
+    (documents / "note3.md").write_bytes(b"\x00\x01" * 50)
+    (documents / "note6.docx").write_bytes(b"PK\x03\x04")
+    build_index(documents, index_path)
+    (documents / "note3.md").write_text("# Note 3\n\nNow readable: turnips.\n")  # failed -> ok
+    (documents / "note4.md").write_bytes(b"\x00\x02" * 50)  # ok -> failed
+    (documents / "note5.md").write_text("# Note 5\n\nBeetroot, changed.\n")
+    (documents / "note7.md").unlink()
+    (documents / "note71.md").write_text("# Note 71\n\nParsnips, new.\n")
+    summary = build_index(documents, index_path)
+    assert (summary.added, summary.changed, summary.unchanged, summary.removed) == (1, 2, 10, 1)
+    assert (summary.failed, summary.skipped) == (1, 1)
+    fresh = tmp_path / "fresh.sqlite"
+    full = build_index(documents, fresh, full=True)
+    a, b = IndexFile(index_path), IndexFile(fresh)
+    assert summary.chunks == full.chunks
+    listed = [(d["path"], d["status"], d["error"], d["chunk_count"]) for d in a.documents()]
+    assert listed == [(d["path"], d["status"], d["error"], d["chunk_count"]) for d in b.documents()]
+    assert [(c.path, c.ordinal, c.start, c.end, c.text) for c in a.chunks(range(summary.chunks))] == [
+        (c.path, c.ordinal, c.start, c.end, c.text) for c in b.chunks(range(full.chunks))
+    ]
+    for chunk in a.chunks(range(summary.chunks)):  # each chunk is its own file's text
+        if chunk.path.startswith("note"):
+            words = " ".join(chunk.text.split())
+            assert words and words in " ".join((documents / chunk.path).read_text().split())
+    for query in (["carrot"], ["turnip", "soil"], ["parsnip"], ["beetroot"], ["putin", "israel"]):
+        assert search(a, query, 10) == search(b, query, 10)
+
+
 @pytest.mark.parametrize(
     ("parallel", "compiled", "title_weight"),
     [(False, False, 1), (True, False, 1), (True, True, 1), (False, False, 3), (True, False, 3), (True, True, 3)],
