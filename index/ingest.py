@@ -158,7 +158,7 @@ def ingest_file(
         return Ingested(relpath, error=f"cannot be read ({exc.strerror})")
     sha = hashlib.sha256(data).hexdigest()
     try:
-        loaded = load(Path(path), data)
+        loaded = load(path, data)
     except UnreadableDocument as exc:
         return Ingested(relpath, sha, error=str(exc))
     except RecursionError:

@@ -38,9 +38,15 @@ class LoadedDocument:
     blocks: list[Block] = field(default_factory=list)
 
 
-def format_of(path: Path) -> str | None:
+def suffix_of(name: str) -> str:
+    """``PurePath(name).suffix`` of a file name, without making a path (a build asks it of every file)."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
+def format_of(path: str | os.PathLike[str]) -> str | None:
     """Return the format name for *path*'s suffix, or None when docqa does not read it."""
-    return SUPPORTED_SUFFIXES.get(path.suffix.lower())
+    return SUPPORTED_SUFFIXES.get(suffix_of(os.path.basename(path)).lower())
 
 
 def read_file(path: str | Path) -> bytes:
@@ -65,14 +71,16 @@ def read_file(path: str | Path) -> bytes:
         os.close(fd)
 
 
-def load(path: Path, data: bytes) -> LoadedDocument:
+def load(path: str | os.PathLike[str], data: bytes) -> LoadedDocument:
     """Parse *data* (the bytes of *path*) according to the file's suffix.
 
     :raises UnreadableDocument: empty, binary, undecodable or unparsable input.
     """
-    fmt = format_of(path)
+    name = os.path.basename(path)
+    suffix = suffix_of(name)
+    fmt = SUPPORTED_SUFFIXES.get(suffix.lower())
     if fmt is None:
-        raise UnreadableDocument(f"unsupported file type {path.suffix!r}")
+        raise UnreadableDocument(f"unsupported file type {suffix!r}")
     if len(data) > MAX_FILE_BYTES:
         raise UnreadableDocument(f"file is larger than {MAX_FILE_BYTES // 2**20} MiB; split it")
     if not data.strip():
@@ -100,7 +108,8 @@ def load(path: Path, data: bytes) -> LoadedDocument:
         # "?" keeps every offset. decode_text gives none.
         doc.text = without_surrogates(doc.text)
     if not doc.title:
-        doc.title = path.stem.replace("_", " ").replace("-", " ").strip() or path.name
+        stem = name[: len(name) - len(suffix)]
+        doc.title = stem.replace("_", " ").replace("-", " ").strip() or name
     if not doc.blocks:
         doc.blocks = [Block(0, len(doc.text), None)]
     return doc

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from index.loaders import SUPPORTED_SUFFIXES
+from index.loaders import suffix_of
 
 
 class FileEntry(NamedTuple):
@@ -77,15 +78,9 @@ def _entry(entry: os.DirEntry, relpath: str, real_root: Path) -> FileEntry:
     except OSError as exc:
         return FileEntry(relpath, entry.path, 0, 0, f"cannot be read ({exc.strerror})")
     if reason is None:
-        suffix = _suffix(entry.name)
+        suffix = suffix_of(entry.name)
         if suffix.lower() not in SUPPORTED_SUFFIXES:
             reason = f"unsupported file type {suffix or '(none)'!r}; docqa reads " + ", ".join(
                 sorted(set(SUPPORTED_SUFFIXES))
             )
     return FileEntry(relpath, entry.path, st.st_size, st.st_mtime_ns, reason)
-
-
-def _suffix(name: str) -> str:
-    """``PurePath(name).suffix``, without making a path."""
-    dot = name.rfind(".")
-    return name[dot:] if 0 < dot < len(name) - 1 else ""
