@@ -39,6 +39,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _EMPTY = np.uint64(0)
 _NO_TERMS = np.uint64(1)
 _MULTI = np.uint64(1 << 62)
+_NO_TITLE = np.zeros(0, np.int32)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -89,28 +90,33 @@ def _tally(terms, tf, touched, n_touched):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _count(buf, starts, ends, title, is_space, table, multi_at, multi_terms, tf, out):  # pragma: no cover
-    """Count each chunk's terms; return (postings written, pieces missing from the table, the
-    counts packed as ``ChunkCounter.count`` returns them), or (-1, -1, _) when a chunk holds a
-    space beyond Latin-1.
+def _count(buf, bounds, title, is_space, table, multi_at, multi_terms, tf):  # pragma: no cover
+    """Count the terms of each chunk ``buf[bounds[c, 0]:bounds[c, 1]]``; return ``(0, counts packed as
+    ChunkCounter.count returns them)``, ``(k, the starts then the ends of the k pieces missing from
+    the table)``, or ``(-1, _)`` when a chunk holds a space beyond Latin-1.
 
-    ``out`` rows: 0 term numbers and 1 their counts (postings, chunk after chunk),
-    2 chunk lengths and 3 distinct terms per chunk (the first ``len(starts)``), and
-    4-5 the start and end of each missing piece. With any piece missing the counts
-    are incomplete (and not packed): the caller adds the pieces to the table and
-    counts again.
+    With any piece missing the counts are incomplete: the caller adds the pieces to the
+    table and counts again.
     """
+    n_chunks = len(bounds)
+    # Chunks may overlap by any amount: each yields at most a term per character (and a
+    # missing piece per character) plus the title's terms.
+    capacity = 1
+    longest = 0
+    for c in range(n_chunks):
+        capacity += bounds[c, 1] - bounds[c, 0] + len(title) + 1
+        longest = max(longest, bounds[c, 1] - bounds[c, 0])
+    # rows: 0 term numbers and 1 their counts (postings, chunk after chunk), 2 chunk lengths
+    # and 3 distinct terms per chunk, 4-5 the start and end of each missing piece
+    out = np.empty((6, capacity), np.int32)
+    touched = np.empty(longest + len(title) + 1, np.int64)  # a chunk has at most a term per character
+    one = np.zeros(1, np.int32)
     n_post = 0
     n_missing = 0
-    longest = 0
-    for c in range(len(starts)):
-        longest = max(longest, ends[c] - starts[c])
-    touched = np.empty(longest + len(title) + 1, np.int64)  # a chunk has at most a term per byte
-    one = np.zeros(1, np.int32)
-    for c in range(len(starts)):
+    for c in range(n_chunks):
         n_touched = 0
         length = 0
-        i, end = starts[c], ends[c]
+        i, end = bounds[c, 0], bounds[c, 1]
         while i < end:
             while i < end and buf[i] < 256 and is_space[buf[i]]:
                 i += 1
@@ -121,7 +127,7 @@ def _count(buf, starts, ends, title, is_space, table, multi_at, multi_terms, tf,
                 if buf[j] >= 0x1680 and _is_wide_space(buf[j]):  # str.split cuts here too:
                     for t in range(n_touched):  # leave the scratch zeroed, and count in Python
                         tf[touched[t]] = 0
-                    return -1, -1, np.empty(0, np.int32)
+                    return -1, np.empty(0, np.int32)
                 j += 1
             h1, h2 = _hashes(buf, i, j)
             value = table[_slot(table, h1, h2), 2]
@@ -150,14 +156,17 @@ def _count(buf, starts, ends, title, is_space, table, multi_at, multi_terms, tf,
             tf[term] = 0
             n_post += 1
     if n_missing:
-        return n_post, n_missing, np.empty(0, np.int32)
-    n = len(starts)
+        missing = np.empty(2 * n_missing, np.int32)
+        missing[:n_missing] = out[4, :n_missing]
+        missing[n_missing:] = out[5, :n_missing]
+        return n_missing, missing
+    n = n_chunks
     packed = np.empty(2 * n + 2 * n_post, np.int32)
     packed[:n] = out[2, :n]
     packed[n : 2 * n] = out[3, :n]
     packed[2 * n : 2 * n + n_post] = out[0, :n_post]
     packed[2 * n + n_post :] = out[1, :n_post]
-    return n_post, n_missing, packed
+    return 0, packed
 
 
 @numba.njit(cache=True, nogil=True)
@@ -216,33 +225,24 @@ class ChunkCounter:
         """
         buf = code_points(text) if points is None else points
         bounds = spans if isinstance(spans, np.ndarray) else np.array(spans, np.int64).reshape(-1, 2)
-        starts, ends = bounds[:, 0].copy(), bounds[:, 1].copy()
-        title_array = np.array(title, np.int32)
-        # Chunks may overlap by any amount: each yields at most a term per character
-        # (and a missing piece per character) plus the title's terms.
-        capacity = int((ends - starts).sum()) + len(spans) * (len(title) + 1) + 1
+        title_array = np.array(title, np.int32) if title else _NO_TITLE
         for _attempt in range(2):
             self._fit_scratch()
-            out = np.empty((6, capacity), np.int32)
-            n_post, n_missing, packed = _count(
+            status, found = _count(
                 buf,
-                starts,
-                ends,
+                bounds,
                 title_array,
                 _IS_SPACE,
                 self._table,
                 self._multi_at.array,
                 self._multi_terms.array,
                 self._tf,
-                out,
             )
-            if n_post < 0:
+            if status == 0:
+                return found
+            if status < 0 or not self._learn(text, buf, found[:status], found[status:]):
                 break
-            if n_missing == 0:
-                return packed
-            if not self._learn(text, buf, out[4, :n_missing], out[5, :n_missing]):
-                break
-        return self._count_in_python(text, list(zip(starts.tolist(), ends.tolist(), strict=True)), title)
+        return self._count_in_python(text, [(a, b) for a, b in bounds.tolist()], title)
 
     def _count_in_python(self, text: str, spans: list[tuple[int, int]], title: list[int]) -> np.ndarray:
         from index.ingest import count_chunk_terms
