@@ -287,8 +287,23 @@ def _steps(plans: list[tuple[FileEntry, str]]) -> list[tuple[str, list[FileEntry
     return steps
 
 
+class _NoProgress:
+    """What ``_progress`` gives when no bar is wanted (a disabled tqdm still starts a thread)."""
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        return None
+
+
 def _progress(files: int, enabled: bool) -> contextlib.AbstractContextManager:
-    """A progress bar over *files* (for terminals), or one that shows nothing."""
+    """A progress bar over *files* (for terminals), or nothing to show."""
+    if not enabled:
+        return _NoProgress()
     from tqdm import tqdm
 
-    return tqdm(total=files, unit="file", desc="Indexing", leave=False, disable=not enabled)
+    return tqdm(total=files, unit="file", desc="Indexing", leave=False)
