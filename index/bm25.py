@@ -102,7 +102,8 @@ def build_matrix(
             Bm25Stats(0, 0.0, 0.0),
         )
     avgdl = int(doc_len.sum()) / n_chunks
-    df = np.bincount(term_ids, minlength=n_terms).astype(np.int64)
+    count = _kernel("occurrences", len(term_ids))
+    df = count(term_ids, n_terms) if count else np.bincount(term_ids, minlength=n_terms).astype(np.int64)
     idf, average_idf = okapi_idf(df, n_chunks, params.epsilon)
     compiled = _kernel("impacts_by_term", len(term_ids))
     if compiled is not None:

@@ -116,6 +116,23 @@ def _impacts_by_term(
             p += 1
 
 
+def occurrences(ids: np.ndarray, n: int) -> np.ndarray:
+    """``np.bincount(ids, minlength=n)`` for ids below *n*, as int64.
+
+    ``np.bincount`` first copies int32 ids to int64: at a million chunks, 660 MB of
+    new memory whose page faults cost the build's serial tail seconds.
+    """
+    return _occurrences(ids, n)
+
+
+@numba.njit(cache=True, nogil=True)
+def _occurrences(ids, n):  # pragma: no cover - compiled
+    out = np.zeros(n, np.int64)
+    for i in ids:
+        out[i] += 1
+    return out
+
+
 def impacts_by_term(
     term_ids: np.ndarray,
     tfs: np.ndarray,
@@ -152,7 +169,7 @@ def impacts_by_term(
         _impacts_by_term(term_ids, tfs, counts, doc_len, *stats, next_slot, chunk_ids, impacts, 0)
         return chunk_ids, impacts
     split = int(counts[:middle].sum())
-    later_slot = next_slot + np.bincount(term_ids[:split], minlength=len(df))
+    later_slot = next_slot + occurrences(term_ids[:split], len(df))
     first = (term_ids[:split], tfs[:split], counts[:middle], doc_len[:middle], *stats, next_slot)
     later = (term_ids[split:], tfs[split:], counts[middle:], doc_len[middle:], *stats, later_slot)
     with ThreadPoolExecutor(1) as pool:

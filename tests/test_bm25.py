@@ -248,3 +248,4 @@ def test_compiled_impacts_are_the_same_floats_as_numpys(monkeypatch, params):
     compiled = build_matrix(term_ids, tfs, counts, lengths, n_terms, params)
     assert np.array_equal(compiled.chunk_ids, by_numpy.chunk_ids)
     assert compiled.impacts.tobytes() == by_numpy.impacts.tobytes()
+    assert compiled.df.dtype == by_numpy.df.dtype and np.array_equal(compiled.df, by_numpy.df)
