@@ -96,9 +96,9 @@ def create_schema(db: sqlite_utils.Database) -> None:
     # a build appends a million rows. A chunk's id, "<document id>-<ordinal>"
     # (``chunk_id``), is not stored for the same reason.
     db.table("text_pages").create({"id": int, "text": str}, pk="id")
+    # Read only whole, by the next build: rows in the order written, no index on the id.
     db.table("document_terms").create(
         {"document_id": str, "lengths": bytes, "counts": bytes, "term_ids": bytes, "tfs": bytes},
-        pk="document_id",
     )
     db.table("terms").create(
         {
