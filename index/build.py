@@ -30,8 +30,10 @@ import sqlite_utils
 from index.errors import BuildFailed
 from index.errors import BuildInProgress
 from index.errors import DocumentsMissing
+from index.ingest import Workers
 from index.ingest import batch_size
 from index.ingest import ingest_all
+from index.ingest import start_workers
 from index.scan import FileEntry
 from index.scan import scan_documents
 from index.settings import BuildSettings
@@ -201,10 +203,23 @@ def _build(
     create_schema(db)
     if old_docs:
         db.execute("attach database ? as old", [f"file:{index_path}?mode=ro"])
-    entries = scan_documents(documents_dir)
-    steps = _steps([_plan(entry, old_docs.get(entry.relpath)) for entry in entries])
+    workers: Workers | None = None
+
+    def start_early(files: int) -> None:
+        nonlocal workers
+        if not old_docs:  # every file will be read: the workers start while the files are stat'ed
+            workers = start_workers(files, settings, lock_fd)
+
+    try:
+        entries = scan_documents(documents_dir, start_early)
+        steps = _steps([_plan(entry, old_docs.get(entry.relpath)) for entry in entries])
+    except BaseException:
+        if workers is not None:
+            workers.pool.shutdown(cancel_futures=True)
+        raise
     writer = IndexWriter(db, vocabulary, summary)
-    results = ingest_all([batch for action, batch in steps if action == "ingest"], settings, lock_fd)
+    to_ingest = [batch for action, batch in steps if action == "ingest"]
+    results = ingest_all(to_ingest, settings, lock_fd, workers)
     with _progress(len(entries), progress) as bar:
         for action, files in steps:
             if action == "skip":

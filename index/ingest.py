@@ -266,8 +266,9 @@ def new_numbering(language: str) -> TermNumbering:
 PARALLEL_MIN_FILES = 64
 
 
-def _worker_init(lock_fd: int) -> None:
-    """Detach a forked worker from the build's lock and make it die with the build.
+def _worker_init(lock_fd: int, settings: BuildSettings | None = None) -> None:
+    """Detach a forked worker from the build's lock, make it die with the build, and load
+    the compiled code it will use.
 
     A worker that kept a copy of the lock's descriptor, or outlived a killed build,
     would block every later build with "Another build is writing".
@@ -281,6 +282,26 @@ def _worker_init(lock_fd: int) -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() == 1:  # the build died before prctl took effect
         os._exit(1)
+    if settings is not None:
+        _warm_up(settings)
+
+
+def _warm_up(settings: BuildSettings) -> None:
+    """Load numba and the compiled chunker's and counter's code (from numba's cache, for ASCII
+    and for wider text), as a worker of a large build starts: about a second."""
+    from index.compiled_chunking import compiled_chunks
+    from index.counting import ChunkCounter
+    from index.counting import code_points
+    from index.loaders import Block
+
+    counter = ChunkCounter(TermNumbering(analyzer_for(settings.language), "warm-up"))
+    for text in ("Warm up.", "Warm up, caf\u00e9."):
+        points = code_points(text)
+        blocks = [Block(0, len(text), None)]
+        _, bounds = compiled_chunks(
+            text, points, blocks, settings.chunk_words, settings.chunk_overlap, settings.language
+        )
+        counter.count(text, bounds, [], points)
 
 
 def batch_size(files: int) -> int:
@@ -293,30 +314,59 @@ def _workers() -> int:
     return min(os.cpu_count() or 1, 8)
 
 
-def ingest_all(batches: list[list[FileEntry]], settings: BuildSettings, lock_fd: int = -1) -> Iterator[IngestedBatch]:
+@dataclass
+class Workers:
+    """A started pool of ingesting processes, for one build."""
+
+    pool: ProcessPoolExecutor
+    build: str  # this build's key: each worker's numbering is the build's and its own
+    compiled: bool  # chunk and count in compiled code
+
+
+def start_workers(files: int, settings: BuildSettings, lock_fd: int = -1) -> Workers | None:
+    """Start the processes that will ingest *files* files, or return None when this process
+    should ingest them itself (too few files to pay for the processes, or one core).
+
+    The workers start at once and a large build's load their compiled code as they
+    start, so a build that starts them before it stats its files has them ready when
+    its first batch comes.
+    """
+    workers = _workers()
+    if files < PARALLEL_MIN_FILES or workers < 2:
+        return None
+    # fork is cheapest, but forking a process that runs other threads (a web server
+    # rebuilding through the API) can copy a held lock; forkserver is safe there.
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    compiled = files >= COMPILED_MIN_FILES
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_worker_init,
+        initargs=(lock_fd if method == "fork" else -1, settings if compiled else None),
+    )
+    pool.submit(int)  # with fork, the first task starts every worker
+    return Workers(pool, uuid.uuid4().hex, compiled)
+
+
+def ingest_all(
+    batches: list[list[FileEntry]], settings: BuildSettings, lock_fd: int = -1, workers: Workers | None = None
+) -> Iterator[IngestedBatch]:
     """Ingest batches of files in order, across all cores when there are enough files to pay off.
 
     Each process numbers terms its own way (``IngestedBatch.numbering``); the build maps
     those numbers to its vocabulary. If the worker pool breaks (a worker killed, a
     platform without fork), the rest of the batches are ingested in this process:
     slower, never a failed build.
+
+    :param workers: already started (``start_workers``); they are shut down when done
     """
-    workers = _workers()
-    files = sum(map(len, batches))
-    if files < PARALLEL_MIN_FILES or workers < 2:
+    if workers is None:
+        workers = start_workers(sum(map(len, batches)), settings, lock_fd)
+    if workers is None:
         numbering = new_numbering(settings.language)
         return (ingest_batch(batch, settings, numbering) for batch in batches)
-    # fork is cheapest, but forking a process that runs other threads (a web server
-    # rebuilding through the API) can copy a held lock; forkserver is safe there.
-    method = "fork" if threading.active_count() == 1 else "forkserver"
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context(method),
-        initializer=_worker_init,
-        initargs=(lock_fd if method == "fork" else -1,),
-    )
-    build = uuid.uuid4().hex
-    compiled = files >= COMPILED_MIN_FILES
+    pool, build, compiled = workers.pool, workers.build, workers.compiled
+    window = WINDOW_BATCHES_PER_WORKER * _workers()
 
     def ordered() -> Iterator[IngestedBatch]:
         done = 0
@@ -326,7 +376,7 @@ def ingest_all(batches: list[list[FileEntry]], settings: BuildSettings, lock_fd:
                 # while the writer catches up, never for the whole folder.
                 pending: deque[Future] = deque()
                 queue = iter(batches)
-                for batch in itertools.islice(queue, WINDOW_BATCHES_PER_WORKER * workers):
+                for batch in itertools.islice(queue, window):
                     pending.append(pool.submit(_ingest_batch, batch, settings, build, compiled))
                 while pending:
                     result = pending.popleft().result()

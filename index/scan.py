@@ -7,6 +7,7 @@ inside the folder, so a link cannot expose files the user did not put there.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -33,16 +34,19 @@ class FileEntry(NamedTuple):
         return Path(self.file)
 
 
-def scan_documents(root: Path) -> list[FileEntry]:
+def scan_documents(root: Path, listed: Callable[[int], object] | None = None) -> list[FileEntry]:
     """Return every visible file under *root*, sorted by relative path.
 
     Walks with ``os.scandir``, whose entries carry their type (and, once asked,
     their stat), so a folder of hundreds of thousands of files costs one stat each.
     Symlinked folders are not entered.
+
+    :param listed: called with the number of files of a readable type once the folders
+        are listed, before the files are stat'ed (most of a large folder's scan)
     """
     root = Path(root)
     real_root = root.resolve()
-    entries: list[FileEntry] = []
+    files: list[tuple[os.DirEntry, str]] = []
     folders = [(str(root), "")]
     while folders:
         folder, prefix = folders.pop()
@@ -63,7 +67,10 @@ def scan_documents(root: Path) -> list[FileEntry]:
                 if not entry.is_symlink():
                     folders.append((entry.path, relpath + "/"))
                 continue
-            entries.append(_entry(entry, relpath, real_root))
+            files.append((entry, relpath))
+    if listed is not None:
+        listed(sum(1 for entry, _ in files if suffix_of(entry.name).lower() in SUPPORTED_SUFFIXES))
+    entries = [_entry(entry, relpath, real_root) for entry, relpath in files]
     entries.sort(key=lambda e: e.relpath)
     return entries
 
