@@ -46,7 +46,7 @@ def scan_documents(root: Path, listed: Callable[[int], object] | None = None) ->
     """
     root = Path(root)
     real_root = root.resolve()
-    files: list[tuple[os.DirEntry, str]] = []
+    files: list[tuple[str, str, str, bool]] = []  # path, relpath, name, is a symlink
     folders = [(str(root), "")]
     while folders:
         folder, prefix = folders.pop()
@@ -67,27 +67,28 @@ def scan_documents(root: Path, listed: Callable[[int], object] | None = None) ->
                 if not entry.is_symlink():
                     folders.append((entry.path, relpath + "/"))
                 continue
-            files.append((entry, relpath))
+            # Strings, not the DirEntry: a folder's worth of those at a time, not all of them.
+            files.append((entry.path, relpath, name, entry.is_symlink()))
     if listed is not None:
-        listed(sum(1 for entry, _ in files if suffix_of(entry.name).lower() in SUPPORTED_SUFFIXES))
-    entries = [_entry(entry, relpath, real_root) for entry, relpath in files]
+        listed(sum(1 for *_, name, _ in files if suffix_of(name).lower() in SUPPORTED_SUFFIXES))
+    entries = [_entry(*file, real_root) for file in files]
     entries.sort(key=lambda e: e.relpath)
     return entries
 
 
-def _entry(entry: os.DirEntry, relpath: str, real_root: Path) -> FileEntry:
+def _entry(path: str, relpath: str, name: str, is_link: bool, real_root: Path) -> FileEntry:
     """One file's entry, with the reason a build must skip it, if any."""
     reason = None
-    if entry.is_symlink() and not Path(entry.path).resolve().is_relative_to(real_root):
+    if is_link and not Path(path).resolve().is_relative_to(real_root):
         reason = "symlink points outside the documents folder; copy the file in instead"
     try:
-        st = entry.stat(follow_symlinks=reason is None)
+        st = os.stat(path, follow_symlinks=reason is None)
     except OSError as exc:
-        return FileEntry(relpath, entry.path, 0, 0, f"cannot be read ({exc.strerror})")
+        return FileEntry(relpath, path, 0, 0, f"cannot be read ({exc.strerror})")
     if reason is None:
-        suffix = suffix_of(entry.name)
+        suffix = suffix_of(name)
         if suffix.lower() not in SUPPORTED_SUFFIXES:
             reason = f"unsupported file type {suffix or '(none)'!r}; docqa reads " + ", ".join(
                 sorted(set(SUPPORTED_SUFFIXES))
             )
-    return FileEntry(relpath, entry.path, st.st_size, st.st_mtime_ns, reason)
+    return FileEntry(relpath, path, st.st_size, st.st_mtime_ns, reason)
