@@ -74,10 +74,10 @@ class IngestedBatch:
     rows of a batch with one statement and maps and keeps its term counts with a few
     array operations, instead of running Python per file and per chunk.
 
-    Places are counted from the batch's start, for the build to add where it starts:
-    ``documents`` rows (``DOCUMENT_COLUMNS``' order) hold their ``first_page`` and
-    ``first_chunk`` so, ``pages`` are ``(page, text)`` and ``chunks`` are
-    ``(chunk, document id, ordinal, section, start, end)``. ``packed`` holds the
+    Pages and chunks are numbered from the batch's start, for the build to add where
+    the batch starts: in the ``documents`` rows (``DOCUMENT_COLUMNS``' order) their
+    ``first_page`` and ``first_chunk``, the ``pages`` as ``(page, text)`` and the
+    ``chunks`` as ``(chunk, document id, ordinal, section, start, end)``. ``packed`` holds the
     lengths and counts of every chunk, then the term numbers and frequencies of every
     posting, in the worker's ``TermNumbering`` (named by ``numbering``); ``new_terms``
     are the terms that numbering met first in this batch, numbered on from the ones
@@ -91,10 +91,6 @@ class IngestedBatch:
     chunks: list[tuple[int, str, int, str | None, int, int]]
     packed: np.ndarray  # lengths, counts, term_ids, tfs
     failures: list[tuple[str, str]]  # (path, error) of the files that could not be indexed
-
-    def term_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(lengths, counts, term_ids, tfs)``: views of ``packed``."""
-        return unpack_counts(self.packed, len(self.chunks))
 
 
 def unpack_counts(packed: np.ndarray, chunks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -48,7 +48,7 @@ FORMAT_VERSION = 9
 REBUILD_HINT = "run `docqa index --full` to rebuild it"
 
 
-#: The ``documents`` table's columns, in the order of the rows the writer buffers.
+#: The ``documents`` table's columns, in the order of the rows that workers and the writer make.
 DOCUMENT_COLUMNS = (
     "id",
     "path",
