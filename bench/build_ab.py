@@ -7,9 +7,8 @@ compiles both checkouts' numba kernels before timing (a first build would otherw
 pay for compiling them), then runs full builds of one documents folder in pairs,
 baseline first in odd pairs and the working tree first in even ones. Each run is
 its own process: wall time, the build process's CPU time, its workers' CPU time and
-both peaks, and a speed probe run just before it (a fixed Python loop: this machine's speed moves
-by up to 2x within the hour, and the probe tells a slow spell from a slow build). Titles are left
-out of the chunks (``title_in_chunks=False``), as in every figure of bench/results/build.md.
+both peaks. Titles are left out of the chunks (``title_in_chunks=False``), as in every
+figure of bench/results/build.md.
 
     python bench/build_ab.py --documents bench/data/chunks1000000 --baseline HEAD~1 --pairs 3
 """
@@ -23,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,15 +67,6 @@ kernels.impacts_by_term(one, one, one, one, np.array([0, 1], np.int64), np.ones(
 """
 
 
-def probe() -> float:
-    """Seconds this machine takes for a fixed loop of ten million additions (compare within a session)."""
-    started = time.perf_counter()
-    total = 0
-    for i in range(10_000_000):
-        total += i
-    return time.perf_counter() - started
-
-
 def run_in(checkout: Path, code: str, *args: str) -> str:
     """Run *code* with *checkout* first on the import path; return its standard output."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
@@ -109,7 +98,6 @@ def main() -> None:
                 order = list(checkouts) if pair % 2 == 0 else list(reversed(checkouts))
                 for name in order:
                     index = Path(tmp) / "index.sqlite"
-                    speed = probe()
                     figures = json.loads(run_in(checkouts[name], RUN, str(documents), str(index)))
                     for stale in Path(tmp).glob("index.sqlite*"):
                         stale.unlink()
@@ -117,7 +105,7 @@ def main() -> None:
                     print(
                         f"pair {pair + 1} {name:12s} wall {figures['wall']:6.1f} s  main {figures['main_cpu']:5.1f}"
                         f"  workers {figures['workers_cpu']:6.1f} CPU-s  peak {figures['peak_main_mb']:.0f} /"
-                        f" {figures['peak_worker_mb']:.0f} MB  probe {speed:.2f} s",
+                        f" {figures['peak_worker_mb']:.0f} MB",
                         flush=True,
                     )
             for name, runs in rows.items():
