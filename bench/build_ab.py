@@ -64,6 +64,8 @@ with tempfile.TemporaryDirectory() as folder:
         ingest_file(Path(folder) / f"{name}.txt", name, BuildSettings(), numbering, counter)
 one = np.ones(1, np.int32)
 kernels.impacts_by_term(one, one, one, one, np.array([0, 1], np.int64), np.ones(2), 1.0, 1.5, 0.75)
+if hasattr(kernels, "occurrences"):  # large builds count each term's postings with it (since cfa5f72)
+    kernels.occurrences(one, 2)
 """
 
 

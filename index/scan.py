@@ -46,7 +46,7 @@ def scan_documents(root: Path, listed: Callable[[int], object] | None = None) ->
     """
     root = Path(root)
     real_root = root.resolve()
-    files: list[tuple[str, str, str, bool]] = []  # path, relpath, name, is a symlink
+    files: list[tuple[str, str, str, bool]] = []  # path, relpath, suffix, is a symlink
     folders = [(str(root), "")]
     while folders:
         folder, prefix = folders.pop()
@@ -68,15 +68,15 @@ def scan_documents(root: Path, listed: Callable[[int], object] | None = None) ->
                     folders.append((entry.path, relpath + "/"))
                 continue
             # Strings, not the DirEntry: a folder's worth of those at a time, not all of them.
-            files.append((entry.path, relpath, name, entry.is_symlink()))
+            files.append((entry.path, relpath, suffix_of(name), entry.is_symlink()))
     if listed is not None:
-        listed(sum(1 for *_, name, _ in files if suffix_of(name).lower() in SUPPORTED_SUFFIXES))
+        listed(sum(1 for _, _, suffix, _ in files if suffix.lower() in SUPPORTED_SUFFIXES))
     entries = [_entry(*file, real_root) for file in files]
     entries.sort(key=lambda e: e.relpath)
     return entries
 
 
-def _entry(path: str, relpath: str, name: str, is_link: bool, real_root: Path) -> FileEntry:
+def _entry(path: str, relpath: str, suffix: str, is_link: bool, real_root: Path) -> FileEntry:
     """One file's entry, with the reason a build must skip it, if any."""
     reason = None
     if is_link and not Path(path).resolve().is_relative_to(real_root):
@@ -86,7 +86,6 @@ def _entry(path: str, relpath: str, name: str, is_link: bool, real_root: Path) -
     except OSError as exc:
         return FileEntry(relpath, path, 0, 0, f"cannot be read ({exc.strerror})")
     if reason is None:
-        suffix = suffix_of(name)
         if suffix.lower() not in SUPPORTED_SUFFIXES:
             reason = f"unsupported file type {suffix or '(none)'!r}; docqa reads " + ", ".join(
                 sorted(set(SUPPORTED_SUFFIXES))
