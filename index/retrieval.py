@@ -64,3 +64,23 @@ def search_weighted(
 def search(index: IndexFile, terms: list[str], k: int = 10) -> list[Hit]:
     """Return the *k* best chunks for *terms*, scored exactly as rank_bm25 would."""
     return search_weighted(index, [(t, 1.0) for t in terms], k)[0]
+
+
+def score_chunks(index: IndexFile, terms: list[tuple[str, float]], idxs: list[int]) -> list[Hit]:
+    """Score the given chunks for weighted terms, best first: the same numbers a full search gives them.
+
+    Each term's postings are ascending chunk ids, so each chunk's impact is found by
+    binary search: the cost grows with the candidates, not with the corpus.
+    """
+    candidates = np.unique(np.asarray(idxs, dtype=np.int32))
+    scores = np.zeros(len(candidates))
+    postings = index.postings(term for term, _ in terms)
+    for term, weight in terms:  # in query order, as the full search adds them
+        p = postings.get(term)
+        if p is None or not len(candidates):
+            continue
+        at = np.minimum(np.searchsorted(p.ids, candidates), len(p.ids) - 1)
+        impacts = np.where(p.ids[at] == candidates, p.impacts[at], 0.0)  # adding 0.0 changes no score
+        scores += impacts if weight == 1.0 else impacts * weight
+    order = np.lexsort((candidates, -scores))
+    return [Hit(int(candidates[i]), float(scores[i])) for i in order if scores[i] > 0]

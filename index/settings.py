@@ -48,6 +48,13 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         "Share of a question's weight a passage must hold to answer from it (half when three question terms meet).",
     ),
+    Setting(
+        "feedback_terms",
+        0,
+        int,
+        "Words of the best passages added to a question to reorder its passages (pseudo-relevance feedback, "
+        "0 to 200; 40 is the measured choice); 0 is off.",
+    ),
     Setting("max_question_chars", 2000, int, "Longest question accepted, in characters."),
     Setting("max_body_bytes", 65536, int, "Largest JSON request body accepted, in bytes."),
     Setting("admin_token", "", str, "Bearer token for POST /api/index; empty disables it."),

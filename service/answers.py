@@ -22,7 +22,7 @@ from index.analysis import Token
 from index.chunking import Span
 from index.chunking import sentence_spans
 from index.errors import InvalidQuestion
-from index.retrieval import search_weighted
+from index.feedback import search_with_feedback
 from index.store import ChunkRow
 from index.store import IndexFile
 
@@ -139,9 +139,15 @@ def query_terms(analyzer: Analyzer, question: str, history: list[str]) -> list[Q
     return terms
 
 
-def retrieve(index: IndexFile, terms: list[QueryTerm], k: int) -> tuple[list[tuple[int, float]], dict[str, float]]:
-    """Rank chunks by weighted BM25; with weights all 1 this is exactly rank_bm25's score."""
-    hits, idf = search_weighted(index, [(t.term, t.weight) for t in terms], k)
+def retrieve(
+    index: IndexFile, analyzer: Analyzer, terms: list[QueryTerm], k: int, feedback_terms: int = 0
+) -> tuple[list[tuple[int, float]], dict[str, float]]:
+    """Rank chunks by weighted BM25, the question widened by *feedback_terms* words of its best passages.
+
+    Without feedback and with weights all 1 this is exactly rank_bm25's score.
+    """
+    weighted = [(t.term, t.weight) for t in terms]
+    hits, idf = search_with_feedback(index, analyzer, weighted, k, feedback_terms)
     return [(h.idx, h.score) for h in hits], {term: max(value, 0.0) for term, value in idf.items()}
 
 
@@ -335,12 +341,17 @@ def answer(
     history: list[str] | None = None,
     top_k: int = 5,
     min_coverage: float = MIN_PASSAGE_COVERAGE,
+    feedback_terms: int = 0,
 ) -> dict[str, Any]:
     """Answer *question* from *index*; the result is the ``POST /api/ask`` body.
 
     :param min_coverage: share of the question's idf weight a passage must contain
         before its sentences may answer (half of it when three question terms meet
         there); higher abstains more often
+    :param feedback_terms: words of the best passages added to the question before
+        ranking (index/feedback.py); 0 ranks by the question alone. Whether a
+        passage may answer, and what is highlighted, still depend on the question's
+        own terms only.
     """
     started = time.perf_counter()
     terms = query_terms(analyzer, question, history or [])
@@ -359,7 +370,7 @@ def answer(
         result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
         return result
     # Twice the passages needed, so that collapsing near-duplicates still leaves enough.
-    hits, idf = retrieve(index, terms, 2 * max(top_k, ANSWER_PASSAGES))
+    hits, idf = retrieve(index, analyzer, terms, 2 * max(top_k, ANSWER_PASSAGES), feedback_terms)
     if not hits:  # no passage to list "below"
         result["message"] = NO_MATCH_TEXT
     # A term the documents never use still counts (half as much as the rarest term):

@@ -51,7 +51,10 @@ def ask_from(data: dict[str, Any]) -> dict[str, Any]:
         data.get("top_k", current_app.config["TOP_K"]),
         current_app.config["MAX_QUESTION_CHARS"],
     )
-    return answer(get_index(), get_analyzer(), question, history, top_k, current_app.config["MIN_COVERAGE"])
+    config = current_app.config
+    return answer(
+        get_index(), get_analyzer(), question, history, top_k, config["MIN_COVERAGE"], config["FEEDBACK_TERMS"]
+    )
 
 
 def limit_client() -> None:

@@ -187,6 +187,29 @@ def eval_settings(overrides: dict[str, Any]) -> BuildSettings:
         raise click.ClickException(str(exc)) from exc
 
 
+def query_setting(name: str) -> Any:
+    """A setting that applies when asking (not building), from the environment or its default."""
+    from index.settings import DEFAULTS
+    from index.settings import from_environ
+
+    try:
+        return {**DEFAULTS, **from_environ()}[name]
+    except DocqaError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def feedback_option(command: Callable) -> Callable:
+    """``--feedback-terms``: try another amount of pseudo-relevance feedback for one run."""
+    from index.feedback import MAX_FEEDBACK_TERMS
+
+    return click.option(
+        "--feedback-terms",
+        type=click.IntRange(0, MAX_FEEDBACK_TERMS),
+        default=None,
+        help="Override DOCQA_FEEDBACK_TERMS (0 ranks by the question alone).",
+    )(command)
+
+
 @cli.group("eval")
 def eval_group() -> None:
     """Measure retrieval and answer quality on public collections (needs docqa[eval])."""
@@ -197,14 +220,22 @@ def eval_group() -> None:
 @click.option("--queries", type=click.Path(exists=True, dir_okay=False), required=True, help="BEIR queries.jsonl")
 @click.option("--qrels", type=click.Path(exists=True, dir_okay=False), required=True, help="BEIR qrels TSV")
 @click.option("--per-query", type=click.Path(dir_okay=False), default=None, help="Write per-query measures here.")
+@feedback_option
 @setting_options
-def eval_retrieval(corpus: str, queries: str, qrels: str, per_query: str | None, **overrides: Any) -> None:
+def eval_retrieval(
+    corpus: str, queries: str, qrels: str, per_query: str | None, feedback_terms: int | None, **overrides: Any
+) -> None:
     """Index a BEIR collection; report nDCG@10, R@100 and RR@10 against plain rank-bm25."""
     from service.evaluate import evaluate_retrieval
 
     _need_ir_measures()
     report = evaluate_retrieval(
-        Path(corpus), Path(queries), Path(qrels), eval_settings(overrides), Path(per_query) if per_query else None
+        Path(corpus),
+        Path(queries),
+        Path(qrels),
+        eval_settings(overrides),
+        Path(per_query) if per_query else None,
+        feedback_terms=query_setting("feedback_terms") if feedback_terms is None else feedback_terms,
     )
     click.echo(json.dumps(report, indent=2))
 
@@ -220,6 +251,7 @@ def eval_retrieval(corpus: str, queries: str, qrels: str, per_query: str | None,
 )
 @click.option("--limit", type=int, default=None, help="Only the first N questions.")
 @click.option("--min-coverage", type=float, default=None, help="Override DOCQA_MIN_COVERAGE.")
+@feedback_option
 @setting_options
 def eval_qa(
     corpus: str,
@@ -227,6 +259,7 @@ def eval_qa(
     unanswerable: str | None,
     limit: int | None,
     min_coverage: float | None,
+    feedback_terms: int | None,
     **overrides: Any,
 ) -> None:
     """Ask every SQuAD question through the answer code; report accuracy, ranks and abstention."""
@@ -236,12 +269,15 @@ def eval_qa(
     if unanswerable:
         negatives = [line.strip() for line in Path(unanswerable).read_text().splitlines() if line.strip()]
     if min_coverage is None:
-        from index.settings import DEFAULTS
-        from index.settings import from_environ
-
-        min_coverage = {**DEFAULTS, **from_environ()}["min_coverage"]
+        min_coverage = query_setting("min_coverage")
     report = evaluate_qa(
-        Path(corpus), Path(questions), eval_settings(overrides), limit, negatives, min_coverage=min_coverage
+        Path(corpus),
+        Path(questions),
+        eval_settings(overrides),
+        limit,
+        negatives,
+        min_coverage=min_coverage,
+        feedback_terms=query_setting("feedback_terms") if feedback_terms is None else feedback_terms,
     )
     click.echo(json.dumps(report, indent=2))
 

@@ -99,12 +99,12 @@ def baseline_run(docs: list[dict[str, Any]], queries: dict[str, str], depth: int
 
 
 def docqa_run(
-    index: IndexFile, analyzer: Analyzer, queries: dict[str, str], depth: int = 100
+    index: IndexFile, analyzer: Analyzer, queries: dict[str, str], depth: int = 100, feedback_terms: int = 0
 ) -> dict[str, dict[str, float]]:
     """docqa's ranking: chunks scored by BM25, a document scored by its best chunk."""
     run = {}
     for qid, text in queries.items():
-        hits, _ = retrieve(index, query_terms(analyzer, text, []), depth * 4)
+        hits, _ = retrieve(index, analyzer, query_terms(analyzer, text, []), depth * 4, feedback_terms)
         chunks = index.chunks(i for i, _ in hits)
         ranked: dict[str, float] = {}
         for chunk, (_, score) in zip(chunks, hits, strict=False):
@@ -120,8 +120,13 @@ def evaluate_retrieval(
     settings: BuildSettings,
     per_query_out: Path | None = None,
     workdir: Path | None = None,
+    feedback_terms: int = 0,
 ) -> dict[str, Any]:
-    """Index a BEIR collection and report docqa's and the baseline's measures."""
+    """Index a BEIR collection and report docqa's and the baseline's measures.
+
+    With feedback, docqa's ranking without it is measured too, so the gain of each
+    part shows in the same run.
+    """
     docs = list(read_jsonl(corpus))
     qrels = read_qrels(qrels_path)
     queries = {str(q["_id"]): q["text"] for q in read_jsonl(queries_path) if str(q["_id"]) in qrels}
@@ -133,8 +138,9 @@ def evaluate_retrieval(
         build_seconds = time.perf_counter() - started
         index = IndexFile(Path(tmp) / "index.sqlite")
         started = time.perf_counter()
-        run = docqa_run(index, Analyzer(settings.language), queries)
+        run = docqa_run(index, Analyzer(settings.language), queries, feedback_terms=feedback_terms)
         query_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
+        question_only = docqa_run(index, Analyzer(settings.language), queries) if feedback_terms else None
         index.close()
     ours, ours_per_query = _measure(qrels, run)
     base, base_per_query = _measure(qrels, baseline_run(docs, queries))
@@ -153,7 +159,9 @@ def evaluate_retrieval(
         "queries": len(queries),
         "build_seconds": round(build_seconds, 2),
         "mean_query_ms": round(query_ms, 2),
+        "feedback_terms": feedback_terms,
         "docqa": ours,
+        **({"docqa_without_feedback": _measure(qrels, question_only)[0]} if question_only is not None else {}),
         "baseline": base,
     }
 
@@ -173,7 +181,7 @@ def naive_extractor(index: IndexFile, analyzer: Analyzer, question: str) -> tupl
     """
     from index.chunking import sentence_spans
 
-    hits, _ = retrieve(index, query_terms(analyzer, question, []), 1)
+    hits, _ = retrieve(index, analyzer, query_terms(analyzer, question, []), 1)
     if not hits:
         return "", None
     chunk = index.chunks([hits[0][0]])[0]
@@ -195,6 +203,7 @@ def evaluate_qa(
     unanswerable: list[str] | None = None,
     workdir: Path | None = None,
     min_coverage: float = MIN_PASSAGE_COVERAGE,
+    feedback_terms: int = 0,
 ) -> dict[str, Any]:
     """Index SQuAD paragraphs as documents and ask every question through the answer code."""
     docs = list(read_jsonl(corpus))
@@ -211,7 +220,7 @@ def evaluate_qa(
         latencies = []
         for q in questions:
             started = time.perf_counter()
-            result = answer(index, analyzer, q["question"], [], 5, min_coverage)
+            result = answer(index, analyzer, q["question"], [], 5, min_coverage, feedback_terms)
             latencies.append((time.perf_counter() - started) * 1000)
             gold = [normalize_answer(a) for a in q["answers"]]
             text = normalize_answer(result["answer"]["text"]) if result["answered"] else ""
@@ -225,13 +234,16 @@ def evaluate_qa(
             bm25_rank1 += top_path is not None and document_key(top_path) == q["paragraph_id"]
         out_of_scope = None
         if unanswerable:
-            declined = sum(not answer(index, analyzer, q, [], 5, min_coverage)["answered"] for q in unanswerable)
+            declined = sum(
+                not answer(index, analyzer, q, [], 5, min_coverage, feedback_terms)["answered"] for q in unanswerable
+            )
             out_of_scope = {"questions": len(unanswerable), "abstained": round(declined / len(unanswerable), 4)}
         index.close()
     n = max(len(questions), 1)
     return {
         "paragraphs": len(docs),
         "questions": len(questions),
+        "feedback_terms": feedback_terms,
         "answer_in_sentences": round(found / n, 4),
         "paragraph_at_1": round(rank1 / n, 4),
         "paragraph_at_1_bm25_order": round(bm25_rank1 / n, 4),

@@ -66,6 +66,12 @@ def write_index(path, corpus: list[list[str]], params: Bm25Params) -> None:
     db.conn.close()
 
 
+def index_with_reference(path, corpus: list[list[str]], params: Bm25Params = bm25.DEFAULT_PARAMS):
+    """Our index of *corpus* at *path*, and rank_bm25's model of the same corpus."""
+    write_index(path, corpus, params)
+    return IndexFile(path), BM25Okapi(corpus, k1=params.k1, b=params.b, epsilon=params.epsilon)
+
+
 def full_scores(index: IndexFile, query: list[str]) -> np.ndarray:
     postings = index.postings(query)
     ids, scores = accumulate(index.stats.n_chunks, [postings[t][:2] for t in query if t in postings])
@@ -82,10 +88,7 @@ def test_scores_and_top10_equal_rank_bm25(tmp_path, seed, params, monkeypatch):
     monkeypatch.setattr(bm25, "COMPILED_GROUPING_MIN", 0 if seed % 2 else 10**9)
     rng = random.Random(seed)
     corpus = random_corpus(rng, rng.randint(30, 400), rng.randint(20, 300))
-    path = tmp_path / "bm25.sqlite"
-    write_index(path, corpus, params)
-    index = IndexFile(path)
-    reference = BM25Okapi(corpus, k1=params.k1, b=params.b, epsilon=params.epsilon)
+    index, reference = index_with_reference(tmp_path / "bm25.sqlite", corpus, params)
     for _ in range(25):
         query = rng.choices(list(reference.idf) + ["unknown"], k=rng.randint(1, 6))
         expected = reference.get_scores(query)
@@ -128,10 +131,7 @@ def test_pruned_top_k_equals_rank_bm25(tmp_path, seed, dense_share, monkeypatch)
     monkeypatch.setattr(bm25, "DENSE_SHARE", dense_share)
     rng = random.Random(100 + seed)
     corpus = random_corpus(rng, 5000, 2000)
-    path = tmp_path / "big.sqlite"
-    write_index(path, corpus, Bm25Params())
-    index = IndexFile(path)
-    reference = BM25Okapi(corpus)
+    index, reference = index_with_reference(tmp_path / "big.sqlite", corpus)
     vocabulary = list(reference.idf)
     for _ in range(30):
         query = rng.choices(vocabulary[:50], k=rng.randint(1, 3)) + rng.choices(vocabulary, k=rng.randint(0, 3))

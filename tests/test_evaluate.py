@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from service.cli import cli
@@ -51,6 +52,31 @@ def test_eval_retrieval_reports_measures_and_baseline(tmp_path):
     assert set(report["baseline"]) == {"nDCG@10", "R@100", "RR@10"}
     lines = (tmp_path / "per_query.tsv").read_text().splitlines()
     assert lines[0].startswith("query_id\tdocqa_nDCG@10") and len(lines) == 3
+
+
+@pytest.mark.parametrize("command", ["retrieval", "qa"])
+def test_eval_measures_feedback_beside_the_question_alone(tmp_path, command):
+    write_jsonl(tmp_path / "corpus.jsonl", [{"_id": i, "title": t, "text": x} for i, t, x in FACTS])
+    write_jsonl(tmp_path / "queries.jsonl", [{"_id": "q2", "text": "animal with three hearts"}])
+    (tmp_path / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq2\td4\t1\n")
+    question = {"id": "a", "question": "How many hearts does an octopus have?", "answers": ["three"]}
+    write_jsonl(tmp_path / "questions.jsonl", [{**question, "paragraph_id": "d4"}])
+    inputs = (
+        ["--queries", str(tmp_path / "queries.jsonl"), "--qrels", str(tmp_path / "qrels.tsv")]
+        if command == "retrieval"
+        else ["--questions", str(tmp_path / "questions.jsonl")]
+    )
+    args = ["eval", command, "--corpus", str(tmp_path / "corpus.jsonl"), *inputs]
+    result = CliRunner().invoke(cli, [*args, "--feedback-terms", "40"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["feedback_terms"] == 40
+    if command == "retrieval":
+        assert report["docqa"]["nDCG@10"] == report["docqa_without_feedback"]["nDCG@10"] == 1.0
+    else:
+        assert report["answer_in_sentences"] == 1.0
+    refused = CliRunner().invoke(cli, [*args, "--feedback-terms", "500"])
+    assert refused.exit_code == 2 and "500 is not in the range 0<=x<=200" in refused.output
 
 
 def test_eval_qa_checks_answers_ranks_and_abstention(tmp_path):
