@@ -91,6 +91,34 @@ def dense_top_k(n_chunks: int, terms: list[TermList], k: int) -> tuple[np.ndarra
     return best_id[order].astype(np.int32), best_score[order]
 
 
+def add_found(scores: np.ndarray, candidates: np.ndarray, ids: np.ndarray, impacts: np.ndarray, weight: float) -> None:
+    """Add one term's (weighted) impact to each candidate chunk it occurs in: ``retrieval.score_chunks``' step.
+
+    *candidates* and *ids* ascend, so each candidate's posting is found by binary
+    search; the addition is the full search's (``_add``), so the sums are the same.
+    """
+    _add_found(scores, candidates, ids, impacts, float(weight))
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_found(scores, candidates, ids, impacts, weight):  # pragma: no cover - compiled
+    low = 0
+    for c in range(len(candidates)):
+        chunk = candidates[c]
+        high = len(ids)
+        while low < high:  # the first posting at or past *chunk*, from the previous candidate's on
+            mid = (low + high) // 2
+            if ids[mid] < chunk:
+                low = mid + 1
+            else:
+                high = mid
+        if low < len(ids) and ids[low] == chunk:
+            if weight == 1.0:
+                scores[c] += impacts[low]
+            else:
+                scores[c] += impacts[low] * weight
+
+
 def _readonly(array: np.ndarray, dtype: type) -> np.ndarray:
     """*array* as the compiled code takes it: contiguous, of *dtype*, read-only (as mapped lists are)."""
     view: np.ndarray = np.ascontiguousarray(array, dtype=dtype).view()

@@ -66,6 +66,32 @@ def search(index: IndexFile, terms: list[str], k: int = 10) -> list[Hit]:
     return search_weighted(index, [(t, 1.0) for t in terms], k)[0]
 
 
+Adder = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], None]
+_add_found: Adder | None = None
+
+
+def _adder() -> Adder:
+    """``score_chunks``' step in compiled code where numba is available, else in numpy."""
+    global _add_found
+    if _add_found is None:
+        try:
+            from index.kernels import add_found
+        except (ImportError, OSError, RuntimeError):  # as in ranker()
+            _add_found = add_found_numpy
+        else:
+            _add_found = add_found
+    return _add_found
+
+
+def add_found_numpy(
+    scores: np.ndarray, candidates: np.ndarray, ids: np.ndarray, impacts: np.ndarray, weight: float
+) -> None:
+    """Add one term's (weighted) impact to each ascending candidate chunk it occurs in."""
+    at = np.minimum(np.searchsorted(ids, candidates), len(ids) - 1)
+    found = np.where(ids[at] == candidates, impacts[at], 0.0)  # adding 0.0 changes no score
+    scores += found if weight == 1.0 else found * weight
+
+
 def score_chunks(index: IndexFile, terms: list[tuple[str, float]], idxs: list[int]) -> list[Hit]:
     """Score the given chunks for weighted terms, best first: the same numbers a full search gives them.
 
@@ -75,12 +101,10 @@ def score_chunks(index: IndexFile, terms: list[tuple[str, float]], idxs: list[in
     candidates = np.unique(np.asarray(idxs, dtype=np.int32))
     scores = np.zeros(len(candidates))
     postings = index.postings(term for term, _ in terms)
+    add = _adder()
     for term, weight in terms:  # in query order, as the full search adds them
         p = postings.get(term)
-        if p is None or not len(candidates):
-            continue
-        at = np.minimum(np.searchsorted(p.ids, candidates), len(p.ids) - 1)
-        impacts = np.where(p.ids[at] == candidates, p.impacts[at], 0.0)  # adding 0.0 changes no score
-        scores += impacts if weight == 1.0 else impacts * weight
+        if p is not None and len(candidates):
+            add(scores, candidates, p.ids, p.impacts, weight)
     order = np.lexsort((candidates, -scores))
     return [Hit(int(candidates[i]), float(scores[i])) for i in order if scores[i] > 0]

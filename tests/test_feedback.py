@@ -9,6 +9,7 @@ from index.analysis import Analyzer
 from index.build import build_index
 from index.errors import SettingError
 from index.feedback import search_with_feedback
+from index.retrieval import add_found_numpy
 from index.retrieval import score_chunks
 from index.retrieval import search_weighted
 from index.settings import BuildSettings
@@ -104,3 +105,17 @@ def test_rescored_candidates_have_the_full_searchs_scores(tmp_path, seed):
 def test_feedback_terms_setting_is_checked(tmp_path):
     with pytest.raises(SettingError, match="feedback_terms must be between 0"):
         create_app({"INDEX": str(tmp_path / "x.sqlite"), "FEEDBACK_TERMS": 500})
+
+
+@pytest.mark.parametrize("weight", [1.0, 0.3])
+def test_compiled_rescoring_step_equals_numpys(weight):
+    from index.kernels import add_found
+
+    rng = np.random.default_rng(7)
+    ids = np.unique(rng.integers(0, 5000, 800)).astype(np.int32)
+    impacts = rng.random(len(ids))
+    candidates = np.unique(np.concatenate([rng.choice(ids, 50), rng.integers(0, 5001, 50)])).astype(np.int32)
+    compiled, numpy_way = np.zeros(len(candidates)), np.zeros(len(candidates))
+    add_found(compiled, candidates, ids, impacts, weight)
+    add_found_numpy(numpy_way, candidates, ids, impacts, weight)
+    assert np.array_equal(compiled, numpy_way) and np.count_nonzero(compiled) >= 50
