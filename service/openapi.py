@@ -92,7 +92,10 @@ SCHEMAS: dict[str, Any] = {
             },
             "passages": {
                 "type": "array",
-                "description": "Best passages by BM25 score; when there is an answer, the passage it comes from leads.",
+                "description": (
+                    "Best passages by BM25 score (of the question widened by feedback words when "
+                    "DOCQA_FEEDBACK_TERMS is on); when there is an answer, the passage it comes from leads."
+                ),
                 "items": {
                     "type": "object",
                     "required": ["rank", "score", "text", "highlights", *_PLACE],

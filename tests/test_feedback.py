@@ -80,6 +80,14 @@ def test_feedback_changes_the_order_not_the_question_for_answers(index):
     assert marked == {"eat"}
 
 
+@pytest.mark.parametrize(("feedback", "order"), [(0, ["shark", "wallaby"]), (40, ["wallaby", "shark"])])
+def test_the_api_ranks_with_the_configured_feedback(index, feedback, order):
+    app = create_app({"TESTING": True, "INDEX": str(index.path), "FEEDBACK_TERMS": feedback})
+    response = app.test_client().post("/api/ask", json={"question": "What do quokkas eat?"})
+    assert response.status_code == 200
+    assert [p["document"]["path"] for p in response.json["passages"]] == ["quokka.txt", *(f"{o}.txt" for o in order)]
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_rescored_candidates_have_the_full_searchs_scores(tmp_path, seed):
     rng = random.Random(seed)
