@@ -70,8 +70,12 @@ Adder = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], None]
 _add_found: Adder | None = None
 
 
-def _adder() -> Adder:
-    """``score_chunks``' step in compiled code where numba is available, else in numpy."""
+def rescorer() -> Adder:
+    """``score_chunks``' step in compiled code where numba is available, else in numpy.
+
+    Compiled on first use, with the types of mapped postings: the server calls this
+    before forking its workers, so that no question waits for the compiler.
+    """
     global _add_found
     if _add_found is None:
         try:
@@ -79,6 +83,9 @@ def _adder() -> Adder:
         except (ImportError, OSError, RuntimeError):  # as in ranker()
             _add_found = add_found_numpy
         else:
+            ids, impacts = np.zeros(1, np.int32), np.zeros(1)
+            ids.flags.writeable = impacts.flags.writeable = False  # as the mapped postings are
+            add_found(np.zeros(1), np.zeros(1, np.int32), ids, impacts, 0.5)
             _add_found = add_found
     return _add_found
 
@@ -101,7 +108,7 @@ def score_chunks(index: IndexFile, terms: list[tuple[str, float]], idxs: list[in
     candidates = np.unique(np.asarray(idxs, dtype=np.int32))
     scores = np.zeros(len(candidates))
     postings = index.postings(term for term, _ in terms)
-    add = _adder()
+    add = rescorer()
     for term, weight in terms:  # in query order, as the full search adds them
         p = postings.get(term)
         if p is not None and len(candidates):

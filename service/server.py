@@ -30,8 +30,11 @@ class DocqaServer(BaseApplication):
 def serve(app: Flask, host: str, port: int, workers: int = 2, threads: int = 4) -> None:
     """Serve *app* until interrupted, with *workers* processes of *threads* threads each."""
     from index.retrieval import ranker
+    from index.retrieval import rescorer
 
     ranker()  # load the compiled ranking once, here, so that forked workers start with it
+    if app.config["FEEDBACK_TERMS"]:
+        rescorer()  # and feedback's rescoring
     DocqaServer(
         app,
         {
