@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from flask import Flask
@@ -27,6 +28,18 @@ class DocqaServer(BaseApplication):
         return self.application
 
 
+def warm_worker(language: str) -> None:
+    """Load the lemma dictionary in a new worker, beside its first requests.
+
+    simplemma reads its dictionary on first use (0.4-0.9 s): without this the
+    first question each worker answers waits for it. In a thread, so the worker
+    answers /healthz at once; before forking it would delay every start instead.
+    """
+    from index.analysis import lemmatize
+
+    threading.Thread(target=lemmatize, args=("said", language), daemon=True).start()
+
+
 def serve(app: Flask, host: str, port: int, workers: int = 2, threads: int = 4) -> None:
     """Serve *app* until interrupted, with *workers* processes of *threads* threads each."""
     from index.retrieval import ranker
@@ -48,5 +61,6 @@ def serve(app: Flask, host: str, port: int, workers: int = 2, threads: int = 4) 
             "timeout": 60,
             "graceful_timeout": 10,
             "limit_request_line": 8190,
+            "post_worker_init": lambda worker: warm_worker(app.config["LANGUAGE"]),
         },
     ).run()
