@@ -10,14 +10,14 @@ interpolated with the question) over docqa's own BM25 index:
 
 - each of the best ``FEEDBACK_PASSAGES`` passages weighs ``exp(SCORE_SCALE * (score -
   best score))``: its share of the evidence falls off quickly below the best match;
-- a passage counts with its neighbours in the same document, each word as the build
-  counted it (the title ``title_weight`` times when titles are indexed with chunks),
-  divided by their length;
+- a passage counts with its neighbours in the same document, and with its title
+  ``title_weight`` times when titles are indexed with chunks (as the build counts it
+  in each chunk); each word's count is divided by the words of the whole;
 - the ``n_terms`` heaviest words become query terms that together weigh as much as
   the question's own terms, which keep their weights.
 
 Measured (bench/results/eval.md), 40 terms: Cranfield nDCG@10 0.3817 -> 0.4262,
-SciFact 0.7038 -> 0.7006, SQuAD answers 82.1% -> 81.x%; about 8 ms more a question
+SciFact 0.7038 -> 0.7006, SQuAD answers 82.1% -> 81.1%; about 8 ms more a question
 at 130,000 chunks (it reads and tokenizes up to 30 passages), which is why it is
 off unless DOCQA_FEEDBACK_TERMS asks for it. The scores are rank_bm25's for the
 weighted, widened question, not for the question alone.
@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from operator import itemgetter
 
 from index.analysis import Analyzer
+from index.errors import SettingError
 from index.retrieval import Hit
 from index.retrieval import score_chunks
 from index.retrieval import search_weighted
@@ -49,6 +50,18 @@ SCORE_SCALE = 0.5
 MIN_SHARE = 0.001
 #: Share of the widened question's weight that stays with the question's own terms.
 QUESTION_SHARE = 0.5
+
+
+def check_feedback_terms(n_terms: int) -> int:
+    """Return *n_terms* if it is a usable DOCQA_FEEDBACK_TERMS.
+
+    :raises SettingError: it is negative or above ``MAX_FEEDBACK_TERMS``
+    """
+    if not 0 <= n_terms <= MAX_FEEDBACK_TERMS:
+        raise SettingError(
+            f"feedback_terms must be between 0 (off) and {MAX_FEEDBACK_TERMS}; 40 is the measured choice."
+        )
+    return n_terms
 
 
 def feedback_weights(index: IndexFile, analyzer: Analyzer, hits: Sequence[Hit]) -> dict[str, float]:

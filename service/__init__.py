@@ -8,8 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from index.errors import SettingError
-from index.feedback import MAX_FEEDBACK_TERMS
+from index.feedback import check_feedback_terms
 from index.settings import DEFAULTS
 from index.settings import coerce
 from index.settings import from_environ
@@ -28,8 +27,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     for name in DEFAULTS:
         app.config[name.upper()] = coerce(name, app.config[name.upper()])
-    if not 0 <= app.config["FEEDBACK_TERMS"] <= MAX_FEEDBACK_TERMS:
-        raise SettingError(f"feedback_terms must be between 0 (off) and {MAX_FEEDBACK_TERMS}.")
+    check_feedback_terms(app.config["FEEDBACK_TERMS"])
     if not app.config["INDEX"]:
         app.config["INDEX"] = str(Path(app.instance_path) / "docqa.sqlite")
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]

@@ -198,6 +198,16 @@ def query_setting(name: str) -> Any:
         raise click.ClickException(str(exc)) from exc
 
 
+def env_feedback_terms() -> int:
+    """DOCQA_FEEDBACK_TERMS, or its default, checked as the server checks it."""
+    from index.feedback import check_feedback_terms
+
+    try:
+        return check_feedback_terms(query_setting("feedback_terms"))
+    except DocqaError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def feedback_option(command: Callable) -> Callable:
     """``--feedback-terms``: try another amount of pseudo-relevance feedback for one run."""
     from index.feedback import MAX_FEEDBACK_TERMS
@@ -235,7 +245,7 @@ def eval_retrieval(
         Path(qrels),
         eval_settings(overrides),
         Path(per_query) if per_query else None,
-        feedback_terms=query_setting("feedback_terms") if feedback_terms is None else feedback_terms,
+        feedback_terms=env_feedback_terms() if feedback_terms is None else feedback_terms,
     )
     click.echo(json.dumps(report, indent=2))
 
@@ -277,7 +287,7 @@ def eval_qa(
         limit,
         negatives,
         min_coverage=min_coverage,
-        feedback_terms=query_setting("feedback_terms") if feedback_terms is None else feedback_terms,
+        feedback_terms=env_feedback_terms() if feedback_terms is None else feedback_terms,
     )
     click.echo(json.dumps(report, indent=2))
 

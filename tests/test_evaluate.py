@@ -77,6 +77,8 @@ def test_eval_measures_feedback_beside_the_question_alone(tmp_path, command):
         assert report["answer_in_sentences"] == 1.0
     refused = CliRunner().invoke(cli, [*args, "--feedback-terms", "500"])
     assert refused.exit_code == 2 and "500 is not in the range 0<=x<=200" in refused.output
+    from_env = CliRunner().invoke(cli, args, env={"DOCQA_FEEDBACK_TERMS": "500"})
+    assert from_env.exit_code == 1 and "feedback_terms must be between 0 (off) and 200" in from_env.output
 
 
 def test_eval_qa_checks_answers_ranks_and_abstention(tmp_path):
