@@ -17,8 +17,8 @@ interpolated with the question) over docqa's own BM25 index:
   the question's own terms, which keep their weights.
 
 Measured (bench/results/eval.md), 40 terms: Cranfield nDCG@10 0.3817 -> 0.4262,
-SciFact 0.7038 -> 0.7006, SQuAD answers 82.1% -> 81.1%; about 8 ms more a question
-at 130,000 chunks (it reads and tokenizes up to 30 passages), which is why it is
+SciFact 0.7038 -> 0.7006, SQuAD answers 82.1% -> 81.1%; 6-9 ms more a question
+at 130,000 and 1.3M chunks (it reads and tokenizes up to 30 passages), which is why it is
 off unless DOCQA_FEEDBACK_TERMS asks for it. The scores are rank_bm25's for the
 weighted, widened question, not for the question alone.
 """
