@@ -48,44 +48,29 @@ FORMAT_VERSION = 9
 REBUILD_HINT = "run `docqa index --full` to rebuild it"
 
 
-#: The ``documents`` table's columns, in the order of the rows that workers and the writer make.
-DOCUMENT_COLUMNS = (
-    "id",
-    "path",
-    "title",
-    "format",
-    "size",
-    "mtime_ns",
-    "sha256",
-    "status",
-    "error",
-    "chunk_count",
-    "first_page",
-    "pages",
-    "first_chunk",
-)
+#: The ``documents`` table's columns and their types, in the order of the rows that
+#: workers and the writer make.
+DOCUMENT_SCHEMA: dict[str, type] = {
+    "id": str,
+    "path": str,
+    "title": str,
+    "format": str,
+    "size": int,
+    "mtime_ns": int,
+    "sha256": str,
+    "status": str,
+    "error": str,
+    "chunk_count": int,
+    "first_page": int,
+    "pages": int,
+    "first_chunk": int,
+}
+DOCUMENT_COLUMNS = tuple(DOCUMENT_SCHEMA)
 
 
 def create_schema(db: sqlite_utils.Database) -> None:
     """Create the empty tables of a new index file."""
-    db.table("documents").create(
-        {
-            "id": str,
-            "path": str,
-            "title": str,
-            "format": str,
-            "size": int,
-            "mtime_ns": int,
-            "sha256": str,
-            "status": str,
-            "error": str,
-            "chunk_count": int,
-            "first_page": int,
-            "pages": int,
-            "first_chunk": int,
-        },
-        pk="id",
-    )
+    db.table("documents").create(DOCUMENT_SCHEMA, pk="id")
     db.table("documents").create_index(["path"], unique=True)
     db.table("chunks").create(
         {"idx": int, "document_id": str, "ordinal": int, "section": str, "start": int, "end": int},

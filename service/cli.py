@@ -198,24 +198,27 @@ def query_setting(name: str) -> Any:
         raise click.ClickException(str(exc)) from exc
 
 
-def env_feedback_terms() -> int:
-    """DOCQA_FEEDBACK_TERMS, or its default, checked as the server checks it."""
+def feedback_option(command: Callable) -> Callable:
+    """``--feedback-terms``: try another amount of pseudo-relevance feedback for one run.
+
+    Without it, DOCQA_FEEDBACK_TERMS or its default, checked as the server checks it.
+    """
+    from index.feedback import MAX_FEEDBACK_TERMS
     from index.feedback import check_feedback_terms
 
-    try:
-        return check_feedback_terms(query_setting("feedback_terms"))
-    except DocqaError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def feedback_option(command: Callable) -> Callable:
-    """``--feedback-terms``: try another amount of pseudo-relevance feedback for one run."""
-    from index.feedback import MAX_FEEDBACK_TERMS
+    def or_environment(_ctx: click.Context, _param: click.Parameter, value: int | None) -> int:
+        if value is not None:
+            return value
+        try:
+            return check_feedback_terms(query_setting("feedback_terms"))
+        except DocqaError as exc:
+            raise click.ClickException(str(exc)) from exc
 
     return click.option(
         "--feedback-terms",
         type=click.IntRange(0, MAX_FEEDBACK_TERMS),
         default=None,
+        callback=or_environment,
         help="Override DOCQA_FEEDBACK_TERMS (0 ranks by the question alone).",
     )(command)
 
@@ -233,7 +236,7 @@ def eval_group() -> None:
 @feedback_option
 @setting_options
 def eval_retrieval(
-    corpus: str, queries: str, qrels: str, per_query: str | None, feedback_terms: int | None, **overrides: Any
+    corpus: str, queries: str, qrels: str, per_query: str | None, feedback_terms: int, **overrides: Any
 ) -> None:
     """Index a BEIR collection; report nDCG@10, R@100 and RR@10 against plain rank-bm25."""
     from service.evaluate import evaluate_retrieval
@@ -245,7 +248,7 @@ def eval_retrieval(
         Path(qrels),
         eval_settings(overrides),
         Path(per_query) if per_query else None,
-        feedback_terms=env_feedback_terms() if feedback_terms is None else feedback_terms,
+        feedback_terms=feedback_terms,
     )
     click.echo(json.dumps(report, indent=2))
 
@@ -269,7 +272,7 @@ def eval_qa(
     unanswerable: str | None,
     limit: int | None,
     min_coverage: float | None,
-    feedback_terms: int | None,
+    feedback_terms: int,
     **overrides: Any,
 ) -> None:
     """Ask every SQuAD question through the answer code; report accuracy, ranks and abstention."""
@@ -287,7 +290,7 @@ def eval_qa(
         limit,
         negatives,
         min_coverage=min_coverage,
-        feedback_terms=env_feedback_terms() if feedback_terms is None else feedback_terms,
+        feedback_terms=feedback_terms,
     )
     click.echo(json.dumps(report, indent=2))
 
