@@ -81,6 +81,7 @@ def build_matrix(
     doc_len: np.ndarray,
     n_terms: int,
     params: Bm25Params = DEFAULT_PARAMS,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> PostingMatrix:
     """Compute every (term, chunk) impact from raw term frequencies.
 
@@ -89,6 +90,9 @@ def build_matrix(
     :param counts: the number of postings of each chunk, whose postings come one chunk after the other
     :param doc_len: number of terms of each chunk
     :param n_terms: size of the vocabulary (term ids are below it)
+    :param out: int32 and float64 arrays of one entry per posting to write the chunk ids
+        and impacts into (a build maps them from its postings file: no second copy in
+        memory), instead of new arrays
     """
     n_chunks = len(doc_len)
     if n_chunks == 0:
@@ -108,12 +112,15 @@ def build_matrix(
     compiled = _kernel("impacts_by_term", len(term_ids))
     if compiled is not None:
         halves = 2 if (os.cpu_count() or 1) > 1 else 1
-        chunk_ids, impacts = compiled(term_ids, tfs, counts, doc_len, df, idf, avgdl, params.k1, params.b, halves)
+        chunk_ids, impacts = compiled(
+            term_ids, tfs, counts, doc_len, df, idf, avgdl, params.k1, params.b, halves, out
+        )
     else:
         posting_chunk = np.repeat(np.arange(n_chunks, dtype=np.int32), counts)
         order = np.argsort(term_ids, kind="stable")  # by term, in chunk order within each
-        chunk_ids = np.empty(len(order), dtype=np.int32)
-        impacts = np.empty(len(order), dtype=np.float64)
+        if out is None:
+            out = np.empty(len(order), dtype=np.int32), np.empty(len(order), dtype=np.float64)
+        chunk_ids, impacts = out
         # In blocks, so that a million chunks' temporaries do not all live at once.
         for a in range(0, len(order), IMPACT_BLOCK):
             idx = order[a : a + IMPACT_BLOCK]

@@ -217,8 +217,8 @@ def _build(
         if workers is not None:
             workers.pool.shutdown(cancel_futures=True)
         raise
-    writer = IndexWriter(db, vocabulary, summary)
     to_ingest = [batch for action, batch in steps if action == "ingest"]
+    writer = IndexWriter(db, vocabulary, summary, _expected_postings(to_ingest, old_meta if old_docs else {}))
     results = ingest_all(to_ingest, settings, lock_fd, workers)
     with _progress(len(entries), progress) as bar:
         for action, files in steps:
@@ -257,6 +257,18 @@ def _build(
     with open(tmp, "rb+") as handle:
         os.fsync(handle.fileno())
     return summary
+
+
+#: Bytes of a file to reserve one posting for: English text has about one word per six
+#: bytes, and a chunk lists each of its words once; the room is only used as it fills.
+BYTES_PER_POSTING = 4
+
+
+def _expected_postings(to_ingest: list[list[FileEntry]], previous_meta: dict) -> int:
+    """About as many postings as the new index will have, or more: the previous index's
+    (for the files it copies) and one per ``BYTES_PER_POSTING`` of each file to read."""
+    new_bytes = sum(entry.size for batch in to_ingest for entry in batch)
+    return int(previous_meta.get("postings", 0)) + new_bytes // BYTES_PER_POSTING
 
 
 def _plan(entry: FileEntry, previous: dict | None) -> tuple[FileEntry, str]:

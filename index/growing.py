@@ -9,10 +9,17 @@ class GrowingArray:
     """``array[:size]`` holds what was appended; the rest is room (zeros) to grow into.
 
     Compiled code and fancy indexes take ``array`` itself, so it is never copied per use.
+    Room reserved up front (*reserve*) costs nothing until it is written: a large zeroed
+    array is mapped by the operating system on first use. Growing by doubling instead
+    writes every number about twice (into each larger array), and on a virtual machine
+    that hands out memory lazily the first write to a page is what costs.
     """
 
-    def __init__(self, dtype: type, first: int | None = None) -> None:
-        self.array: np.ndarray = np.zeros(1024, dtype)
+    def __init__(self, dtype: type, first: int | None = None, reserve: int = 0) -> None:
+        try:
+            self.array: np.ndarray = np.zeros(max(1024, reserve), dtype)
+        except MemoryError:  # more than the system lets one array have: grow as it fills
+            self.array = np.zeros(1024, dtype)
         self.size = 0
         if first is not None:
             self.append(first)

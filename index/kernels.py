@@ -172,6 +172,7 @@ def impacts_by_term(
     k1: float,
     b: float,
     halves: int = 1,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each posting's chunk and BM25 impact, grouped by term in chunk order: ``bm25.build_matrix``'s loop in one pass.
 
@@ -186,11 +187,15 @@ def impacts_by_term(
     With *halves* 2, two threads place the first and the second half of the chunks at
     once (the loop releases the GIL): the second half starts each term where the
     first half's postings of it end, so every posting lands in the slot one pass gives.
+
+    :param out: the ``(chunk_ids, impacts)`` arrays to fill (a mapped postings file),
+        instead of new ones
     """
     next_slot = np.zeros(len(df), np.int64)
     np.cumsum(df[:-1], out=next_slot[1:])
-    chunk_ids = np.empty(len(term_ids), np.int32)
-    impacts = np.empty(len(term_ids), np.float64)
+    if out is None:
+        out = np.empty(len(term_ids), np.int32), np.empty(len(term_ids), np.float64)
+    chunk_ids, impacts = out
     stats = (idf, float(avgdl), float(k1), float(b))
     middle = len(counts) // 2 if halves == 2 else 0
     if middle == 0:

@@ -24,7 +24,8 @@ from index.ingest import unpack_counts
 from index.scan import FileEntry
 from index.settings import BuildSettings
 from index.store import DOCUMENT_COLUMNS
-from index.store import store_postings
+from index.store import postings_file
+from index.store import store_terms
 from index.store import write_meta
 from index.summary import BuildSummary
 
@@ -34,11 +35,15 @@ class CorpusCounts:
 
     Documents are appended as the build writes them (a copied one's from its stored
     counts), into arrays that grow by doubling: joining hundreds of thousands of small
-    per-document arrays at the end was seconds of the build's serial tail.
+    per-document arrays at the end was seconds of the build's serial tail. Room for
+    *expected_postings* is reserved (``GrowingArray``) so that a large build rarely grows.
     """
 
-    def __init__(self) -> None:
-        self._parts = tuple(GrowingArray(np.int32) for _ in range(4))
+    def __init__(self, expected_postings: int = 0) -> None:
+        chunks = expected_postings // CHUNKS_PER_POSTING
+        self._parts = tuple(
+            GrowingArray(np.int32, reserve=n) for n in (chunks, chunks, expected_postings, expected_postings)
+        )
 
     def append(self, lengths: np.ndarray, counts: np.ndarray, term_ids: np.ndarray, tfs: np.ndarray) -> None:
         for part, values in zip(self._parts, (lengths, counts, term_ids, tfs), strict=True):
@@ -49,6 +54,10 @@ class CorpusCounts:
         lengths, counts, term_ids, tfs = (part.array[: part.size] for part in self._parts)
         self._parts = tuple(GrowingArray(np.int32) for _ in range(4))
         return lengths, counts, term_ids, tfs
+
+
+#: Chunks per posting reserved for (a chunk has dozens of distinct terms): room only.
+CHUNKS_PER_POSTING = 16
 
 
 class _NumberMap:
@@ -139,10 +148,16 @@ class IndexWriter:
 
     BATCH = 500
 
-    def __init__(self, db: sqlite_utils.Database, vocabulary: dict[str, int], summary: BuildSummary) -> None:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        vocabulary: dict[str, int],
+        summary: BuildSummary,
+        expected_postings: int = 0,
+    ) -> None:
         self.db, self.vocabulary, self.summary = db, vocabulary, summary
         self.next_idx = 0
-        self.corpus_counts = CorpusCounts()
+        self.corpus_counts = CorpusCounts(expected_postings)
         self._documents: list[tuple] = []  # skipped files' rows, in DOCUMENT_COLUMNS' order
         self._unflushed = 0  # documents written since the last commit
         self.next_page = 1  # id of the next text page: a document's pages are consecutive
@@ -252,17 +267,17 @@ def write_terms(
     corpus_counts: CorpusCounts,
     settings: BuildSettings,
 ) -> None:
-    """Compute BM25 impacts for the whole corpus and store each term's postings in *postings_path*.
+    """Compute BM25 impacts for the whole corpus into *postings_path* and write the terms' rows.
 
     Takes the counts out of *corpus_counts*, so that they are freed as soon as the
-    impacts are computed, before the postings are written.
+    impacts are computed, before the terms' rows are written.
     """
     lengths, counts, term_ids, tfs = corpus_counts.take()
-    matrix = build_matrix(
-        term_ids, tfs, counts, lengths, len(vocabulary), Bm25Params(settings.k1, settings.b, settings.epsilon)
-    )
+    params = Bm25Params(settings.k1, settings.b, settings.epsilon)
+    with postings_file(postings_path, len(term_ids)) as out:
+        matrix = build_matrix(term_ids, tfs, counts, lengths, len(vocabulary), params, out)
     del term_ids, tfs, counts  # only the matrix is needed from here on
-    store_postings(db, postings_path, vocabulary, matrix)
+    store_terms(db, postings_path, vocabulary, matrix)
     write_meta(
         db,
         {

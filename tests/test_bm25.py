@@ -19,8 +19,10 @@ from index.bm25 import top_k
 from index.retrieval import search
 from index.store import FORMAT_VERSION
 from index.store import IndexFile
+from index.store import _MappedPostings
 from index.store import create_schema
 from index.store import new_postings_path
+from index.store import postings_file
 from index.store import store_postings
 from index.store import write_meta
 
@@ -249,3 +251,26 @@ def test_compiled_impacts_are_the_same_floats_as_numpys(monkeypatch, params):
     assert np.array_equal(compiled.chunk_ids, by_numpy.chunk_ids)
     assert compiled.impacts.tobytes() == by_numpy.impacts.tobytes()
     assert compiled.df.dtype == by_numpy.df.dtype and np.array_equal(compiled.df, by_numpy.df)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_impacts_computed_into_the_postings_file_are_the_ones_computed_in_memory(tmp_path, monkeypatch, compiled):
+    """A build computes its impacts straight into the mapped postings file: read back as a
+    server maps it, the file holds the very arrays the in-memory computation gives."""
+    rng = np.random.default_rng(11)
+    n_chunks, n_postings, n_terms = 3000, 40001, 2000  # an odd count: the impacts start 8-byte aligned
+    posting_chunk = np.sort(rng.integers(0, n_chunks, n_postings)).astype(np.int32)
+    term_ids = rng.integers(0, n_terms, n_postings).astype(np.int32)
+    tfs = rng.integers(1, 9, n_postings).astype(np.int32)
+    lengths = rng.integers(1, 300, n_chunks).astype(np.int32)
+    counts = np.bincount(posting_chunk, minlength=n_chunks)
+    monkeypatch.setattr(bm25, "COMPILED_GROUPING_MIN", 0 if compiled else 10**12)
+    in_memory = build_matrix(term_ids, tfs, counts, lengths, n_terms)
+    path = tmp_path / "postings"
+    with postings_file(path, n_postings) as out:
+        into_file = build_matrix(term_ids, tfs, counts, lengths, n_terms, out=out)
+        assert into_file.chunk_ids is out[0] and into_file.impacts is out[1]
+    mapped = _MappedPostings(path, n_postings)
+    assert mapped.ids.tolist() == in_memory.chunk_ids.tolist()
+    assert mapped.impacts.tobytes() == in_memory.impacts.tobytes()
+    assert np.array_equal(into_file.ptr, in_memory.ptr) and into_file.idf.tobytes() == in_memory.idf.tobytes()

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
+from index import bm25
+from index import build as build_module
 from index import ingest
 from index import store
 from index.analysis import Analyzer
@@ -21,6 +23,7 @@ from index.errors import BuildFailed
 from index.errors import BuildInProgress
 from index.errors import DocumentsMissing
 from index.errors import IndexCorrupt
+from index.growing import GrowingArray
 from index.retrieval import search
 from index.scan import scan_documents
 from index.settings import BuildSettings
@@ -201,6 +204,7 @@ def test_built_index_scores_equal_rank_bm25_on_the_analyzers_terms(
     terms, its document's title included ``title_weight`` times."""
     monkeypatch.setattr(ingest, "PARALLEL_MIN_FILES", 0 if parallel else 10**9)
     monkeypatch.setattr(ingest, "COMPILED_MIN_FILES", 0 if compiled else 10**9)
+    monkeypatch.setattr(bm25, "COMPILED_GROUPING_MIN", 0 if compiled else 10**9)  # impacts into the mapped file
     monkeypatch.setattr(ingest, "BATCH_FILES", 3)  # many batches, so workers number terms in turns
     rng = random.Random(7)
     words = [f"{a}{b}" for a in ("pal", "tor", "mek", "sul", "van") for b in ("ine", "ork", "ast", "um", "ing")]
@@ -364,3 +368,29 @@ def test_kill_9_during_build_keeps_the_previous_index(tmp_path):
     postings = [p.name for p in tmp_path.glob("idx.sqlite.postings-*")]
     assert postings == [IndexFile(index_path).meta["postings_file"]]  # and their postings files
     assert IndexFile(index_path).postings(["chang"]) and summary.documents == DOCS
+
+
+def test_growing_array_keeps_what_was_appended_within_or_past_its_reserve():
+    rng = np.random.default_rng(1)
+    parts = [rng.integers(0, 1000, rng.integers(0, 700)).astype(np.int32) for _ in range(50)]
+    want = np.concatenate(parts).tolist()
+    for reserve in (0, 5000, len(want), 1 << 50):  # the last is more than a system gives: it grows as it fills
+        grown = GrowingArray(np.int32, reserve=reserve)
+        for part in parts:
+            grown.extend(part)
+        assert grown.array[: grown.size].tolist() == want
+
+
+def test_the_index_is_the_same_whatever_room_the_build_reserved_for_its_counts(documents, tmp_path, monkeypatch):
+    """A build reserves room for its term counts from the files' sizes; room far too small
+    (the counts grow as they come) gives the very same postings and terms."""
+    built = {}
+    for bytes_per_posting in (build_module.BYTES_PER_POSTING, 10**9):
+        monkeypatch.setattr(build_module, "BYTES_PER_POSTING", bytes_per_posting)
+        index_path = tmp_path / f"index-{bytes_per_posting}.sqlite"
+        summary = build_index(documents, index_path)
+        postings = (index_path.parent / store.postings_file_of(index_path)).read_bytes()
+        terms = sqlite3.connect(index_path).execute("select * from terms order by id").fetchall()
+        built[bytes_per_posting] = postings, terms
+    assert summary.chunks > 40 and len(built[10**9][0]) > 12 * 1024  # past the arrays' first 1,024 entries
+    assert built[10**9] == built[build_module.BYTES_PER_POSTING]
