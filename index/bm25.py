@@ -112,9 +112,7 @@ def build_matrix(
     compiled = _kernel("impacts_by_term", len(term_ids))
     if compiled is not None:
         halves = 2 if (os.cpu_count() or 1) > 1 else 1
-        chunk_ids, impacts = compiled(
-            term_ids, tfs, counts, doc_len, df, idf, avgdl, params.k1, params.b, halves, out
-        )
+        chunk_ids, impacts = compiled(term_ids, tfs, counts, doc_len, df, idf, avgdl, params.k1, params.b, halves, out)
     else:
         posting_chunk = np.repeat(np.arange(n_chunks, dtype=np.int32), counts)
         order = np.argsort(term_ids, kind="stable")  # by term, in chunk order within each

@@ -394,3 +394,51 @@ def test_the_index_is_the_same_whatever_room_the_build_reserved_for_its_counts(d
         built[bytes_per_posting] = postings, terms
     assert summary.chunks > 40 and len(built[10**9][0]) > 12 * 1024  # past the arrays' first 1,024 entries
     assert built[10**9] == built[build_module.BYTES_PER_POSTING]
+
+
+def _in_page_cache(fd: int) -> bool:
+    """Whether the file's first page is in memory: ``mincore`` on a mapping, which reads nothing."""
+    import ctypes
+    import mmap
+
+    mapped = mmap.mmap(fd, 4096, access=mmap.ACCESS_COPY)  # writable for ctypes, never written
+    try:
+        start = ctypes.c_char.from_buffer(mapped)
+        answer = ctypes.create_string_buffer(1)
+        if ctypes.CDLL(None, use_errno=True).mincore(ctypes.c_void_p(ctypes.addressof(start)), 4096, answer):
+            raise OSError(ctypes.get_errno(), "mincore failed")
+        del start
+        return bool(answer.raw[0] & 1)
+    finally:
+        mapped.close()
+
+
+def test_a_batch_asks_for_its_files_before_reading_them(tmp_path):
+    """``read_ahead`` starts the disk reads of files not in the page cache (a large folder's
+    files, read once); a file that is gone or cannot be opened is left to be reported."""
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    paths = []
+    for i in range(3):
+        path = folder / f"doc{i}.txt"
+        with open(path, "w") as handle:
+            handle.write(f"Document {i} about lighthouses. " * 400)
+            handle.flush()
+            os.fsync(handle.fileno())  # clean pages can be dropped from the cache
+        paths.append(path)
+    entries = scan_documents(folder)
+    fds = [os.open(path, os.O_RDONLY) for path in paths]
+    try:
+        for fd in fds:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        if any(_in_page_cache(fd) for fd in fds):
+            pytest.skip("this file system keeps files in memory (tmpfs): nothing to read ahead")
+        paths[2].unlink()  # gone after the listing: skipped here, reported by ingest_file
+        ingest.read_ahead(entries)
+        deadline = time.monotonic() + 10
+        while not all(_in_page_cache(fd) for fd in fds[:2]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert all(_in_page_cache(fd) for fd in fds[:2])
+    finally:
+        for fd in fds:
+            os.close(fd)
