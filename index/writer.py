@@ -29,6 +29,10 @@ from index.store import store_terms
 from index.store import write_meta
 from index.summary import BuildSummary
 
+#: Postings per chunk assumed in reserving room for the chunks' lengths and counts: chunks
+#: have dozens of distinct terms, so this reserves more room than they use (room is free).
+POSTINGS_PER_CHUNK = 16
+
 
 class CorpusCounts:
     """Every chunk's length and term counts, in chunk order, as the BM25 matrix needs them.
@@ -40,7 +44,7 @@ class CorpusCounts:
     """
 
     def __init__(self, expected_postings: int = 0) -> None:
-        chunks = expected_postings // CHUNKS_PER_POSTING
+        chunks = expected_postings // POSTINGS_PER_CHUNK
         self._parts = tuple(
             GrowingArray(np.int32, reserve=n) for n in (chunks, chunks, expected_postings, expected_postings)
         )
@@ -54,10 +58,6 @@ class CorpusCounts:
         lengths, counts, term_ids, tfs = (part.array[: part.size] for part in self._parts)
         self._parts = tuple(GrowingArray(np.int32) for _ in range(4))
         return lengths, counts, term_ids, tfs
-
-
-#: Chunks per posting reserved for (a chunk has dozens of distinct terms): room only.
-CHUNKS_PER_POSTING = 16
 
 
 class _NumberMap:
