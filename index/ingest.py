@@ -149,7 +149,7 @@ def ingest_file(
         (build workers), with the same result as the plain Python used without it
     """
     try:
-        data = read_file(path)
+        data = read_file(path, uncache=True)
     except OSError as exc:
         return Ingested(relpath, error=f"cannot be read ({exc.strerror})")
     sha = hashlib.sha256(data).hexdigest()

@@ -7,6 +7,7 @@ chunker never needs to know which format a document came from.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -49,24 +50,33 @@ def format_of(path: str | os.PathLike[str]) -> str | None:
     return SUPPORTED_SUFFIXES.get(suffix_of(os.path.basename(path)).lower())
 
 
-def read_file(path: str | Path) -> bytes:
+def read_file(path: str | Path, *, uncache: bool = False) -> bytes:
     """The bytes of the file at *path*, read with one ``open`` and (nearly always) one ``read``.
 
     ``Path.read_bytes`` builds a buffered file object around the descriptor, which costs
     a small file several times its read: a build reads hundreds of thousands of them.
 
+    :param uncache: let the kernel drop the file's pages from its cache once read (a
+        build reads each file once). A large folder would otherwise fill memory with
+        pages nothing reads again, and freed at once they are the first the kernel gives
+        to the index being written: on this virtual machine, where memory left free for
+        seconds goes back to the host and costs about 15 s a gigabyte to touch again,
+        that took 15-33 CPU-seconds off the build's process at 1.3M chunks.
     :raises OSError: the file cannot be opened or read
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         size = os.fstat(fd).st_size
         data = os.read(fd, size + 1)
-        if len(data) == size:  # a regular file gives all it has, up to what was asked
-            return data
-        parts = [data]  # it grew or shrank since fstat, or a read returns less (over 2 GB)
-        while block := os.read(fd, 1 << 20):
-            parts.append(block)
-        return b"".join(parts)
+        if len(data) != size:  # it grew or shrank since fstat, or a read returns less (over 2 GB)
+            parts = [data]
+            while block := os.read(fd, 1 << 20):
+                parts.append(block)
+            data = b"".join(parts)
+        if uncache and hasattr(os, "posix_fadvise"):
+            with contextlib.suppress(OSError):
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        return data
     finally:
         os.close(fd)
 

@@ -442,3 +442,24 @@ def test_a_batch_asks_for_its_files_before_reading_them(tmp_path):
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def test_a_build_leaves_the_files_it_read_out_of_the_page_cache(tmp_path):
+    """A build reads each file once: its pages are let go (a large folder would fill memory)."""
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    path = folder / "lighthouse.txt"
+    with open(path, "w") as handle:
+        handle.write("The lighthouse keeper lit the lamp at dusk. " * 400)
+        handle.flush()
+        os.fsync(handle.fileno())  # clean pages: the kernel may drop them
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.read(fd, 1 << 20)
+        if not _in_page_cache(fd):
+            pytest.skip("this file system does not keep file pages in a page cache")
+        summary = build_index(folder, tmp_path / "index.sqlite")
+        assert summary.added == 1 and summary.chunks > 1
+        assert not _in_page_cache(fd)
+    finally:
+        os.close(fd)
