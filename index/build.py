@@ -219,8 +219,12 @@ def _build(
         raise
     to_ingest = [batch for action, batch in steps if action == "ingest"]
     writer = IndexWriter(db, vocabulary, summary, _expected_postings(to_ingest, old_meta if old_docs else {}))
-    results = ingest_all(to_ingest, settings, lock_fd, workers)
-    with _progress(len(entries), progress) as bar:
+    # Closed once the batches are written, the workers exit then, not when the build
+    # returns: their memory is free again before the build's largest step (write_terms).
+    with (
+        contextlib.closing(ingest_all(to_ingest, settings, lock_fd, workers)) as results,
+        _progress(len(entries), progress) as bar,
+    ):
         for action, files in steps:
             if action == "skip":
                 writer.skipped(files[0])

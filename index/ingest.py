@@ -16,8 +16,8 @@ import threading
 import uuid
 from collections import Counter
 from collections import deque
+from collections.abc import Generator
 from collections.abc import Iterable
-from collections.abc import Iterator
 from concurrent.futures import Future
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -379,7 +379,7 @@ def start_workers(files: int, settings: BuildSettings, lock_fd: int = -1) -> Wor
 
 def ingest_all(
     batches: list[list[FileEntry]], settings: BuildSettings, lock_fd: int = -1, workers: Workers | None = None
-) -> Iterator[IngestedBatch]:
+) -> Generator[IngestedBatch, None, None]:
     """Ingest batches of files in order, across all cores when there are enough files to pay off.
 
     Each process numbers terms its own way (``IngestedBatch.numbering``); the build maps
@@ -387,9 +387,13 @@ def ingest_all(
     platform without fork), the rest of the batches are ingested in this process:
     slower, never a failed build.
 
-    :param workers: already started (``start_workers``); they are shut down when done
+    :param workers: already started (``start_workers``); they are shut down when the
+        batches are done or the generator is closed
     """
-    if workers is None:
+    if workers is not None and not batches:
+        workers.pool.shutdown()
+        workers = None
+    elif workers is None:
         workers = start_workers(sum(map(len, batches)), settings, lock_fd)
     if workers is None:
         numbering = new_numbering(settings.language)
@@ -397,7 +401,7 @@ def ingest_all(
     pool, build, compiled = workers.pool, workers.build, workers.compiled
     window = WINDOW_BATCHES_PER_WORKER * _workers()
 
-    def ordered() -> Iterator[IngestedBatch]:
+    def ordered() -> Generator[IngestedBatch, None, None]:
         done = 0
         try:
             with pool:

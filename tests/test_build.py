@@ -1,5 +1,6 @@
 """Builds on real folders and real SQLite files: incremental, failure-tolerant, atomic."""
 
+import multiprocessing
 import os
 import random
 import signal
@@ -463,3 +464,23 @@ def test_a_build_leaves_the_files_it_read_out_of_the_page_cache(tmp_path):
         assert not _in_page_cache(fd)
     finally:
         os.close(fd)
+
+
+def test_a_builds_workers_have_exited_before_it_computes_the_postings(documents, index_path, monkeypatch):
+    """The workers' memory is free again for the build's largest step (write_terms)."""
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_FILES", 0)
+    children_then = []
+    write_terms = build_module.write_terms
+
+    def observed(*args, **kwargs):
+        children_then.append(len(multiprocessing.active_children()))
+        return write_terms(*args, **kwargs)
+
+    monkeypatch.setattr(build_module, "write_terms", observed)
+    assert build_index(documents, index_path).added == 4
+    unsupported = documents.parent / "unsupported"  # workers started, then no file to give them
+    unsupported.mkdir()
+    for i in range(3):
+        (unsupported / f"notes{i}.docx").write_bytes(b"PK\x03\x04")
+    assert build_index(unsupported, index_path.with_name("other.sqlite")).skipped == 3
+    assert children_then == [0, 0]
