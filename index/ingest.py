@@ -232,7 +232,7 @@ def read_ahead(entries: list[FileEntry]) -> None:
         if entry.size > READ_AHEAD_MAX_BYTES:
             continue
         try:
-            fd = os.open(entry.file, os.O_RDONLY)
+            fd = os.open(entry.file, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except OSError:
             continue
         try:

@@ -7,6 +7,7 @@ inside the folder, so a link cannot expose files the user did not put there.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -85,6 +86,9 @@ def _entry(path: str, relpath: str, suffix: str, is_link: bool, real_root: Path)
         st = os.stat(path, follow_symlinks=reason is None)
     except OSError as exc:
         return FileEntry(relpath, path, 0, 0, f"cannot be read ({exc.strerror})")
+    if reason is None and not stat.S_ISREG(st.st_mode):
+        # Opening a pipe would wait for a writer, so a build would never end.
+        reason = "not a regular file (a pipe, socket or device); put the document itself here"
     if reason is None:
         if suffix.lower() not in SUPPORTED_SUFFIXES:
             reason = f"unsupported file type {suffix or '(none)'!r}; docqa reads " + ", ".join(

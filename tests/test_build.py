@@ -484,3 +484,12 @@ def test_a_builds_workers_have_exited_before_it_computes_the_postings(documents,
         (unsupported / f"notes{i}.docx").write_bytes(b"PK\x03\x04")
     assert build_index(unsupported, index_path.with_name("other.sqlite")).skipped == 3
     assert children_then == [0, 0]
+
+
+def test_a_pipe_named_like_a_document_is_skipped_not_waited_on(documents, index_path):
+    """Opening a pipe waits for a writer: a build that read one would never end."""
+    os.mkfifo(documents / "notes.txt")
+    summary = build_index(documents, index_path)
+    assert summary.added == 4 and summary.skipped == 1
+    docs = {d["path"]: d for d in IndexFile(index_path).documents()}
+    assert docs["notes.txt"]["status"] == "skipped" and "not a regular file" in docs["notes.txt"]["error"]
