@@ -59,9 +59,10 @@ def read_file(path: str | Path, *, uncache: bool = False) -> bytes:
     :param uncache: let the kernel drop the file's pages from its cache once read (a
         build reads each file once). A large folder would otherwise fill memory with
         pages nothing reads again, and freed at once they are the first the kernel gives
-        to the index being written: on this virtual machine, where memory left free for
-        seconds goes back to the host and costs about 15 s a gigabyte to touch again,
-        that took 15-33 CPU-seconds off the build's process at 1.3M chunks.
+        to the index being written. On the virtual machine the benchmarks run on, where
+        memory left free for seconds goes back to the host and costs about 15 s a
+        gigabyte to touch again, that took 15-33 CPU-seconds off a 1.3M-chunk build's
+        process (bench/results/build.md).
     :raises OSError: the file cannot be opened or read
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
