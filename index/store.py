@@ -219,17 +219,6 @@ def _reserve(fd: int, size: int) -> None:
         os.ftruncate(fd, size)
 
 
-def store_postings(
-    db: sqlite_utils.Database, postings_path: Path, vocabulary: dict[str, int], matrix: PostingMatrix
-) -> None:
-    """Write the posting arrays of a matrix computed in memory to *postings_path* (synced),
-    and the vocabulary rows that point into them."""
-    with postings_file(postings_path, len(matrix.chunk_ids)) as (chunk_ids, impacts):
-        chunk_ids[:] = matrix.chunk_ids
-        impacts[:] = matrix.impacts
-    store_terms(db, postings_path, vocabulary, matrix)
-
-
 def store_terms(
     db: sqlite_utils.Database, postings_path: Path, vocabulary: dict[str, int], matrix: PostingMatrix
 ) -> None:

@@ -138,9 +138,10 @@ def evaluate_retrieval(
         build_seconds = time.perf_counter() - started
         index = IndexFile(Path(tmp) / "index.sqlite")
         started = time.perf_counter()
-        run = docqa_run(index, Analyzer(settings.language), queries, feedback_terms=feedback_terms)
+        analyzer = Analyzer(settings.language)
+        run = docqa_run(index, analyzer, queries, feedback_terms=feedback_terms)
         query_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
-        question_only = docqa_run(index, Analyzer(settings.language), queries) if feedback_terms else None
+        question_only = docqa_run(index, analyzer, queries) if feedback_terms else None
         index.close()
     ours, ours_per_query = _measure(qrels, run)
     base, base_per_query = _measure(qrels, baseline_run(docs, queries))

@@ -23,7 +23,7 @@ from index.store import _MappedPostings
 from index.store import create_schema
 from index.store import new_postings_path
 from index.store import postings_file
-from index.store import store_postings
+from index.store import store_terms
 from index.store import write_meta
 
 
@@ -45,17 +45,20 @@ def write_index(path, corpus: list[list[str]], params: Bm25Params) -> None:
             term_ids.append(vocabulary.setdefault(t, len(vocabulary)))
             tfs.append(tf)
             posting_chunk.append(i)
-    m = build_matrix(
-        np.array(term_ids),
-        np.array(tfs),
-        np.bincount(posting_chunk, minlength=len(corpus)),
-        np.array([len(d) for d in corpus]),
-        len(vocabulary),
-        params,
-    )
+    postings = new_postings_path(path)
+    with postings_file(postings, len(term_ids)) as out:  # as a build writes them
+        m = build_matrix(
+            np.array(term_ids),
+            np.array(tfs),
+            np.bincount(posting_chunk, minlength=len(corpus)),
+            np.array([len(d) for d in corpus]),
+            len(vocabulary),
+            params,
+            out,
+        )
     db = sqlite_utils.Database(path)
     create_schema(db)
-    store_postings(db, new_postings_path(path), vocabulary, m)
+    store_terms(db, postings, vocabulary, m)
     write_meta(
         db,
         {
