@@ -34,17 +34,21 @@ from index.ingest import Workers
 from index.ingest import batch_size
 from index.ingest import ingest_all
 from index.ingest import start_workers
+from index.postings_file import postings_writer
 from index.scan import FileEntry
 from index.scan import scan_documents
 from index.settings import BuildSettings
 from index.store import FORMAT_VERSION
 from index.store import POSTINGS_INFIX
+from index.store import REBUILD_HINT
 from index.store import create_schema
 from index.store import new_postings_path
 from index.store import postings_file_of
 from index.store import write_meta
 from index.summary import BuildSummary
+from index.writer import CorpusCounts
 from index.writer import IndexWriter
+from index.writer import StoredCounts
 from index.writer import write_terms
 
 
@@ -218,27 +222,32 @@ def _build(
             workers.pool.shutdown(cancel_futures=True)
         raise
     to_ingest = [batch for action, batch in steps if action == "ingest"]
-    writer = IndexWriter(db, vocabulary, summary, _expected_postings(to_ingest, old_meta if old_docs else {}))
-    # Closed once the batches are written, the workers exit then, not when the build
-    # returns: their memory is free again before the build's largest step (write_terms).
-    with (
-        contextlib.closing(ingest_all(to_ingest, settings, lock_fd, workers)) as results,
-        _progress(len(entries), progress) as bar,
-    ):
-        for action, files in steps:
-            if action == "skip":
-                writer.skipped(files[0])
-            elif action == "copy":
-                writer.copy(files[0], old_docs[files[0].relpath])
-            else:
-                writer.add(next(results), {e.relpath for e in files if e.relpath in old_docs} if old_docs else ())
-            bar.update(len(files))
-    writer.finish()
-    summary.removed = len(set(old_docs) - {e.relpath for e in entries})
-    if old_docs:
-        db.conn.commit()
-        db.execute("detach database old")
-    write_terms(db, postings, vocabulary, writer.corpus_counts, settings)
+    expected = _expected_postings(to_ingest, old_meta if old_docs else {})
+    with postings_writer(postings, expected) as postings_out:
+        counts = CorpusCounts(postings_out.room, expected)
+        previous = _previous_counts(index_path, old_meta, len(vocabulary)) if old_docs else None
+        writer = IndexWriter(db, vocabulary, summary, counts, previous)
+        # Closed once the batches are written, the workers exit then, not when the build
+        # returns: their memory is free again before the build's largest step (write_terms).
+        with (
+            contextlib.closing(ingest_all(to_ingest, settings, lock_fd, workers)) as results,
+            _progress(len(entries), progress) as bar,
+        ):
+            for action, files in steps:
+                if action == "skip":
+                    writer.skipped(files[0])
+                elif action == "copy":
+                    writer.copy(files[0], old_docs[files[0].relpath])
+                else:
+                    replaced = {e.relpath for e in files if e.relpath in old_docs} if old_docs else ()
+                    writer.add(next(results), replaced)
+                bar.update(len(files))
+        writer.finish()
+        summary.removed = len(set(old_docs) - {e.relpath for e in entries})
+        if old_docs:
+            db.conn.commit()
+            db.execute("detach database old")
+        write_terms(db, postings_out, vocabulary, counts, settings)
     summary.documents = summary.added + summary.changed + summary.unchanged
     summary.chunks = writer.next_idx
     summary.terms = int(db.execute("select count(*) from terms where df > 0").fetchone()[0])
@@ -266,6 +275,14 @@ def _build(
 #: Bytes of a file to reserve one posting for: English text has about one word per six
 #: bytes, and a chunk lists each of its words once; the room is only used as it fills.
 BYTES_PER_POSTING = 4
+
+
+def _previous_counts(index_path: Path, meta: dict, n_terms: int) -> StoredCounts:
+    """The previous index's term counts, from the postings file its *meta* names."""
+    name = meta.get("postings_file")
+    if not isinstance(name, str):
+        raise BuildFailed(f"The previous index names no postings file; {REBUILD_HINT}.")
+    return StoredCounts(index_path.with_name(name), int(meta.get("postings", 0)), int(meta.get("chunks", 0)), n_terms)
 
 
 def _expected_postings(to_ingest: list[list[FileEntry]], previous_meta: dict) -> int:

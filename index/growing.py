@@ -15,11 +15,15 @@ class GrowingArray:
     that hands out memory lazily the first write to a page is what costs.
     """
 
-    def __init__(self, dtype: type, first: int | None = None, reserve: int = 0) -> None:
-        try:
-            self.array: np.ndarray = np.zeros(max(1024, reserve), dtype)
-        except MemoryError:  # more than the system lets one array have: grow as it fills
-            self.array = np.zeros(1024, dtype)
+    def __init__(self, dtype: type, first: int | None = None, reserve: int = 0, room: np.ndarray | None = None) -> None:
+        """:param room: an array to fill first (a mapped file's pages), instead of a new one"""
+        if room is not None:
+            self.array: np.ndarray = room
+        else:
+            try:
+                self.array = np.zeros(max(1024, reserve), dtype)
+            except MemoryError:  # more than the system lets one array have: grow as it fills
+                self.array = np.zeros(1024, dtype)
         self.size = 0
         if first is not None:
             self.append(first)
@@ -28,10 +32,15 @@ class GrowingArray:
         self.extend([value])
 
     def extend(self, values: np.ndarray | list[int] | tuple[int, ...]) -> None:
-        end = self.size + len(values)
+        self.grow(len(values))[:] = values
+
+    def grow(self, n: int) -> np.ndarray:
+        """Append *n* numbers to be written into the returned view (zeros until they are)."""
+        end = self.size + n
         if end > len(self.array):
-            grown = np.zeros(max(end, 2 * len(self.array)), self.array.dtype)
+            grown = np.zeros(max(end, 2 * len(self.array), 1024), self.array.dtype)
             grown[: self.size] = self.array[: self.size]
             self.array = grown
-        self.array[self.size : end] = values
+        view = self.array[self.size : end]
         self.size = end
+        return view

@@ -4,28 +4,23 @@ Tables: ``documents`` (one row per file, failures included), ``text_pages`` (eac
 document's text in pieces of ``TEXT_PAGE_CHARS`` characters, numbered consecutively
 from the document's ``first_page``, so that a passage of a book-sized file is read
 without reading the whole file), ``chunks`` (passages
-with their offsets), ``document_terms`` (each document's raw term counts, so an
-incremental build can recompute BM25 without re-reading unchanged files), ``terms``
-(the vocabulary: each term's df, idf, pruning bounds and where its postings start)
-and ``meta`` (format version, settings, counts). A reader opens the file read-only
-and immutable: files are only ever replaced whole, never changed in place.
+with their offsets), ``terms`` (the vocabulary: each term's df, idf, pruning bounds
+and where its postings start) and ``meta`` (format version, settings, counts). A
+reader opens the file read-only and immutable: files are only ever replaced whole,
+never changed in place.
 
 The postings themselves (chunk ids and BM25 impacts of every term, one after the
-other) are two flat arrays in a file beside the database, named in its ``meta``
-(``<index>.postings-<random>``). A reader maps that file: a query's lists are
-views into the page cache, not copies out of SQLite blobs, a server starts without
-reading them, and its worker processes share one copy in memory. Each build writes
-a new postings file before it renames the new database into place, so the old
-database and the old postings stay a pair for readers that still have them open.
+other) and the term counts they were computed from are flat arrays in a file beside
+the database, named in its ``meta`` (``<index>.postings-<random>``, see
+index/postings_file.py). A reader maps that file: a query's lists are views into the
+page cache, not copies out of SQLite blobs, a server starts without reading them, and
+its worker processes share one copy in memory.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import itertools
 import json
-import mmap
 import os
 import secrets
 import sqlite3
@@ -45,8 +40,9 @@ from index.bm25 import split_top
 from index.errors import DocumentNotFound
 from index.errors import IndexCorrupt
 from index.errors import IndexNotBuilt
+from index.postings_file import MappedPostings
 
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 REBUILD_HINT = "run `docqa index --full` to rebuild it"
 
 
@@ -83,10 +79,6 @@ def create_schema(db: sqlite_utils.Database) -> None:
     # a build appends a million rows. A chunk's id, "<document id>-<ordinal>"
     # (``chunk_id``), is not stored for the same reason.
     db.table("text_pages").create({"id": int, "text": str}, pk="id")
-    # Read only whole, by the next build: rows in the order written, no index on the id.
-    db.table("document_terms").create(
-        {"document_id": str, "lengths": bytes, "counts": bytes, "term_ids": bytes, "tfs": bytes},
-    )
     db.table("terms").create(
         {
             "id": int,
@@ -177,48 +169,6 @@ def new_postings_path(index_path: Path) -> Path:
     return index_path.with_name(f"{index_path.name}{POSTINGS_INFIX}{secrets.token_hex(6)}")
 
 
-def _impacts_offset(n_postings: int) -> int:
-    """Where the impacts start in a postings file: after the chunk ids, 8-byte aligned."""
-    return (4 * n_postings + 7) // 8 * 8
-
-
-@contextlib.contextmanager
-def postings_file(postings_path: Path, n_postings: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Create the postings file for *n_postings* and give its two arrays (chunk ids and
-    impacts), mapped writable, for a build to fill in place; synced when the block ends.
-
-    A build that computes its impacts straight into the file's pages needs no second
-    copy of its largest arrays: at a million chunks that is a gigabyte less memory to
-    fault in and a gigabyte less to copy into the file. The space is reserved first,
-    so a full disk is an ``OSError`` here, not a crash when a page is written.
-    """
-    offset = _impacts_offset(n_postings)
-    size = offset + 8 * n_postings
-    with open(postings_path, "w+b") as handle:
-        if n_postings == 0:
-            yield np.zeros(0, "<i4"), np.zeros(0, "<f8")
-        else:
-            _reserve(handle.fileno(), size)
-            mapped = mmap.mmap(handle.fileno(), size)
-            yield (
-                np.frombuffer(mapped, "<i4", n_postings),
-                np.frombuffer(mapped, "<f8", n_postings, offset),
-            )
-            mapped.flush()  # closed when the caller's views of it are gone
-        os.fsync(handle.fileno())
-
-
-def _reserve(fd: int, size: int) -> None:
-    """Give the file *size* bytes of disk space now, or at least its length where the file
-    system cannot reserve space (its pages then find a full disk as they are written)."""
-    try:
-        os.posix_fallocate(fd, 0, size)
-    except OSError as exc:
-        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
-            raise
-        os.ftruncate(fd, size)
-
-
 def store_terms(
     db: sqlite_utils.Database, postings_path: Path, vocabulary: dict[str, int], matrix: PostingMatrix
 ) -> None:
@@ -240,24 +190,6 @@ def postings_file_of(index_path: Path) -> str | None:
         return json.loads(row[0]) if row else None
     except (sqlite3.DatabaseError, ValueError):
         return None
-
-
-class _MappedPostings:
-    """The two posting arrays of an index, mapped read-only from its postings file."""
-
-    def __init__(self, path: Path, n_postings: int) -> None:
-        self.ids = np.zeros(0, np.int32)
-        self.impacts = np.zeros(0)
-        if n_postings == 0:
-            return
-        offset = _impacts_offset(n_postings)
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size != offset + 8 * n_postings:
-                raise ValueError(f"{path.name} holds {size} bytes, not {offset + 8 * n_postings}")
-            self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        self.ids = np.frombuffer(self._map, dtype="<i4", count=n_postings)
-        self.impacts = np.frombuffer(self._map, dtype="<f8", count=n_postings, offset=offset)
 
 
 def chunk_id(document_id: str, ordinal: int) -> str:
@@ -335,7 +267,9 @@ class IndexFile:
                     f"this docqa reads format {FORMAT_VERSION}; {REBUILD_HINT}."
                 )
             self.stats = Bm25Stats(self.meta["chunks"], self.meta["avgdl"], self.meta["average_idf"])
-            self._postings = _MappedPostings(self.path.with_name(self.meta["postings_file"]), self.meta["postings"])
+            self._postings = MappedPostings(
+                self.path.with_name(self.meta["postings_file"]), self.meta["postings"], self.meta["chunks"]
+            )
         except FileNotFoundError:
             raise
         except (sqlite3.DatabaseError, KeyError, ValueError, OSError) as exc:

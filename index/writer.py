@@ -7,7 +7,6 @@ whether a document was copied from the previous index or freshly ingested.
 from __future__ import annotations
 
 from collections.abc import Collection
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +20,12 @@ from index.ingest import IngestedBatch
 from index.ingest import document_row
 from index.ingest import number_terms
 from index.ingest import unpack_counts
+from index.postings_file import CountArrays
+from index.postings_file import MappedPostings
+from index.postings_file import PostingsWriter
 from index.scan import FileEntry
 from index.settings import BuildSettings
 from index.store import DOCUMENT_COLUMNS
-from index.store import postings_file
 from index.store import store_terms
 from index.store import write_meta
 from index.summary import BuildSummary
@@ -37,27 +38,73 @@ POSTINGS_PER_CHUNK = 16
 class CorpusCounts:
     """Every chunk's length and term counts, in chunk order, as the BM25 matrix needs them.
 
-    Documents are appended as the build writes them (a copied one's from its stored
-    counts), into arrays that grow by doubling: joining hundreds of thousands of small
-    per-document arrays at the end was seconds of the build's serial tail. Room for
-    *expected_postings* is reserved (``GrowingArray``) so that a large build rarely grows.
+    Documents are appended as the build writes them (a copied one's from the previous
+    postings file): the (term id, frequency) pairs into *room*, the start of the new
+    postings file, mapped (``PostingsWriter.room``), so they are written once and are
+    the file's own; past it they grow in memory by doubling. Joining hundreds of
+    thousands of small per-document arrays at the end was seconds of the build's tail.
     """
 
-    def __init__(self, expected_postings: int = 0) -> None:
+    def __init__(self, room: np.ndarray | None = None, expected_postings: int = 0) -> None:
         chunks = expected_postings // POSTINGS_PER_CHUNK
-        self._parts = tuple(
-            GrowingArray(np.int32, reserve=n) for n in (chunks, chunks, expected_postings, expected_postings)
-        )
+        self._lengths = GrowingArray(np.int32, reserve=chunks)
+        self._counts = GrowingArray(np.int32, reserve=chunks)
+        self._pairs = GrowingArray(np.int32, room=room)
 
     def append(self, lengths: np.ndarray, counts: np.ndarray, term_ids: np.ndarray, tfs: np.ndarray) -> None:
-        for part, values in zip(self._parts, (lengths, counts, term_ids, tfs), strict=True):
-            part.extend(values)
+        self._lengths.extend(lengths)
+        self._counts.extend(counts)
+        pairs = self._pairs.grow(2 * len(term_ids))
+        pairs[0::2] = term_ids
+        pairs[1::2] = tfs
 
-    def take(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(lengths, counts, term_ids, tfs)`` of the whole corpus; this object lets go of them."""
-        lengths, counts, term_ids, tfs = (part.array[: part.size] for part in self._parts)
-        self._parts = tuple(GrowingArray(np.int32) for _ in range(4))
-        return lengths, counts, term_ids, tfs
+    def append_stored(self, stored: CountArrays) -> None:
+        """Append counts as a postings file holds them (a document's, from the previous one)."""
+        self._lengths.extend(stored.lengths)
+        self._counts.extend(stored.counts)
+        self._pairs.extend(stored.pairs)
+
+    def take(self) -> CountArrays:
+        """The whole corpus's counts; this object lets go of them."""
+        taken = CountArrays(*(part.array[: part.size] for part in (self._pairs, self._lengths, self._counts)))
+        self._lengths = self._counts = self._pairs = GrowingArray(np.int32)
+        return taken
+
+
+class StoredCounts:
+    """The previous index's term counts (its postings file, mapped), to copy an unchanged document's.
+
+    Checked whole when opened: the compiled impact loop trusts these numbers (it reads
+    without bounds checks), and a damaged file must stop the build with the fix, not crash it.
+    """
+
+    def __init__(self, path: Path, n_postings: int, n_chunks: int, n_terms: int) -> None:
+        try:
+            self._stored = MappedPostings(path, n_postings, n_chunks).counts
+        except (OSError, ValueError) as exc:
+            raise BuildFailed(f"The previous index's postings file cannot be read ({exc}); {_FULL_REBUILD}") from exc
+        pairs, lengths, counts = self._stored
+        term_ids, tfs = pairs[0::2], pairs[1::2]
+        if len(counts) and (
+            int(counts.sum(dtype=np.int64)) != n_postings or int(counts.min()) < 0 or int(lengths.min()) < 0
+        ):
+            raise BuildFailed(f"The previous index's chunk counts ({path.name}) are damaged; {_FULL_REBUILD}")
+        if n_postings and (int(term_ids.min()) < 0 or int(term_ids.max()) >= n_terms or int(tfs.min()) < 1):
+            raise BuildFailed(f"The previous index's term counts ({path.name}) are damaged; {_FULL_REBUILD}")
+        self._starts = np.zeros(n_chunks + 1, np.int64)
+        np.cumsum(counts, out=self._starts[1:])
+
+    def document(self, relpath: str, first_chunk: int, chunk_count: int) -> CountArrays:
+        """The counts of the document whose chunks were ``first_chunk`` on."""
+        end = first_chunk + chunk_count
+        if first_chunk < 0 or chunk_count < 0 or end > len(self._starts) - 1:
+            raise BuildFailed(f"The previous index's chunks of {relpath} are damaged; {_FULL_REBUILD}")
+        a, z = int(self._starts[first_chunk]), int(self._starts[end])
+        pairs, lengths, counts = self._stored
+        return CountArrays(pairs[2 * a : 2 * z], lengths[first_chunk:end], counts[first_chunk:end])
+
+
+_FULL_REBUILD = "run `docqa index --full` to rebuild it from the documents."
 
 
 class _NumberMap:
@@ -73,21 +120,6 @@ class _NumberMap:
         return self._ids.array[numbers]
 
 
-def _stored_counts(
-    chunk_count: int, blobs: tuple[bytes, bytes, bytes, bytes] | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """A document's stored ``(lengths, counts, term_ids, tfs)``, or None when they do not fit
-    together: one length and count per chunk, as many postings as the counts add up to."""
-    if blobs is None or any(len(blob) % 4 for blob in blobs):
-        return None
-    lengths, counts, term_ids, tfs = (np.frombuffer(blob, dtype="<i4") for blob in blobs)
-    if len(lengths) != chunk_count or len(counts) != chunk_count or len(tfs) != len(term_ids):
-        return None
-    if int(counts.sum()) != len(term_ids):
-        return None
-    return lengths, counts, term_ids, tfs
-
-
 #: How ``IndexWriter.add`` inserts a batch's rows, its pages and chunks numbered on from
 #: where the batch starts (``{page}``, ``{chunk}``): SQLite adds them, not Python per row.
 _ADD_SQL = {
@@ -96,8 +128,6 @@ _ADD_SQL = {
     "text_pages": "insert into main.text_pages (id, text) values (? + {page}, ?)",
     "chunks": 'insert into main.chunks (idx, document_id, ordinal, section, start, "end") '
     "values (? + {chunk}, ?, ?, ?, ?, ?)",
-    "document_terms": "insert into main.document_terms (document_id, lengths, counts, term_ids, tfs) "
-    "values (?, ?, ?, ?, ?)",
 }
 
 
@@ -110,33 +140,7 @@ _COPY_SQL = {
     "select id + ?, text from old.text_pages where id between ? and ?",
     "chunks": 'insert into main.chunks (idx, document_id, ordinal, section, start, "end") '
     'select ? + ordinal, document_id, ordinal, section, start, "end" from old.chunks where idx between ? and ?',
-    "document_terms": _ADD_SQL["document_terms"],
 }
-
-
-_STATUS = DOCUMENT_COLUMNS.index("status")
-_CHUNK_COUNT = DOCUMENT_COLUMNS.index("chunk_count")
-
-
-def _document_terms(
-    batch: IngestedBatch, lengths: np.ndarray, counts: np.ndarray, term_ids: np.ndarray, tfs: np.ndarray
-) -> Iterator[tuple[str, bytes, bytes, bytes, bytes]]:
-    """The ``document_terms`` rows of a batch's indexed documents: their slices of the batch's counts."""
-    indexed = [row for row in batch.documents if row[_STATUS] == "ok"]
-    chunk_ends = np.cumsum([row[_CHUNK_COUNT] for row in indexed], dtype=np.int64).tolist()
-    posting_ends = np.concatenate(([0], np.cumsum(counts, dtype=np.int64))).tolist()
-    chunk = posting = 0
-    ok = (row[0] for row in indexed)
-    for doc_id, chunk_end in zip(ok, chunk_ends, strict=True):
-        posting_end = posting_ends[chunk_end]
-        yield (
-            doc_id,
-            lengths[chunk:chunk_end].tobytes(),
-            counts[chunk:chunk_end].tobytes(),
-            term_ids[posting:posting_end].tobytes(),
-            tfs[posting:posting_end].tobytes(),
-        )
-        chunk, posting = chunk_end, posting_end
 
 
 class IndexWriter:
@@ -153,17 +157,19 @@ class IndexWriter:
         db: sqlite_utils.Database,
         vocabulary: dict[str, int],
         summary: BuildSummary,
-        expected_postings: int = 0,
+        corpus_counts: CorpusCounts,
+        previous: StoredCounts | None = None,
     ) -> None:
+        """:param previous: the previous index's counts, when it has files to copy"""
         self.db, self.vocabulary, self.summary = db, vocabulary, summary
         self.next_idx = 0
-        self.corpus_counts = CorpusCounts(expected_postings)
+        self.corpus_counts = corpus_counts
+        self.previous = previous
         self._documents: list[tuple] = []  # skipped files' rows, in DOCUMENT_COLUMNS' order
         self._unflushed = 0  # documents written since the last commit
         self.next_page = 1  # id of the next text page: a document's pages are consecutive
         self._numberings: dict[str, _NumberMap] = {}  # each ingesting process's term numbers
         self._copies: dict[str, list[tuple]] = {table: [] for table in _COPY_SQL}  # parameters, by table
-        self._old_terms: dict[str, tuple[bytes, bytes, bytes, bytes]] | None = None
 
     def skipped(self, entry: FileEntry) -> None:
         self._documents.append(document_row(entry, status="skipped", error=entry.skip_reason))
@@ -187,27 +193,13 @@ class IndexWriter:
             self.summary.failures.append({"path": entry.relpath, "error": error})
             return
         copies["chunks"].append((self.next_idx, old_chunk, old_chunk + previous["chunk_count"] - 1))
-        blobs = self._old_document_terms().pop(doc_id, None)
-        stored = _stored_counts(previous["chunk_count"], blobs)
-        if blobs is None or stored is None:
-            # The compiled impact loop trusts these counts (it reads without bounds checks).
-            raise BuildFailed(
-                f"The previous index's term counts for {entry.relpath} are damaged; "
-                "run `docqa index --full` to rebuild it from the documents."
-            )
-        copies["document_terms"].append((doc_id, *blobs))
-        self.corpus_counts.append(*stored)
+        if self.previous is None:
+            raise BuildFailed(f"The previous index has no term counts for {entry.relpath}; {_FULL_REBUILD}")
+        self.corpus_counts.append_stored(self.previous.document(entry.relpath, old_chunk, previous["chunk_count"]))
         self.next_idx += previous["chunk_count"]
         self.summary.unchanged += 1
         if len(copies["documents"]) >= self.BATCH:
             self.flush()
-
-    def _old_document_terms(self) -> dict[str, tuple[bytes, bytes, bytes, bytes]]:
-        """The old index's term counts by document, read in one pass when the first file is copied."""
-        if self._old_terms is None:
-            rows = self.db.conn.execute("select document_id, lengths, counts, term_ids, tfs from old.document_terms")
-            self._old_terms = {row[0]: row[1:] for row in rows}
-        return self._old_terms
 
     def add(self, batch: IngestedBatch, replaced: Collection[str] = ()) -> None:
         """Write a batch of freshly ingested documents (and record its failures).
@@ -228,7 +220,6 @@ class IndexWriter:
         conn.executemany(_ADD_SQL["documents"].format(page=page, chunk=chunk), batch.documents)
         conn.executemany(_ADD_SQL["text_pages"].format(page=page), batch.pages)
         conn.executemany(_ADD_SQL["chunks"].format(chunk=chunk), batch.chunks)
-        conn.executemany(_ADD_SQL["document_terms"], _document_terms(batch, lengths, counts, term_ids, tfs))
         self.corpus_counts.append(lengths, counts, term_ids, tfs)
         self.next_page += len(batch.pages)
         self.next_idx += len(batch.chunks)
@@ -242,10 +233,9 @@ class IndexWriter:
             self.flush()
 
     def finish(self) -> None:
-        """Write what is buffered and let go of the old index's term counts (those of changed and
-        removed files were never taken), before the build's most memory-hungry step."""
+        """Write what is buffered and let go of the previous index's counts."""
         self.flush()
-        self._old_terms = None
+        self.previous = None
 
     def flush(self) -> None:
         """Run the queued copies, insert the skipped files' rows, and commit."""
@@ -262,22 +252,30 @@ class IndexWriter:
 
 def write_terms(
     db: sqlite_utils.Database,
-    postings_path: Path,
+    postings: PostingsWriter,
     vocabulary: dict[str, int],
     corpus_counts: CorpusCounts,
     settings: BuildSettings,
 ) -> None:
-    """Compute BM25 impacts for the whole corpus into *postings_path* and write the terms' rows.
+    """Compute BM25 impacts for the whole corpus into the new postings file and write the terms' rows.
 
-    Takes the counts out of *corpus_counts*, so that they are freed as soon as the
-    impacts are computed, before the terms' rows are written.
+    Takes the counts out of *corpus_counts*, so that those held in memory are freed as
+    soon as the impacts are computed, before the terms' rows are written.
     """
-    lengths, counts, term_ids, tfs = corpus_counts.take()
+    counts = corpus_counts.take()
+    arrays = postings.finish(counts)
     params = Bm25Params(settings.k1, settings.b, settings.epsilon)
-    with postings_file(postings_path, len(term_ids)) as out:
-        matrix = build_matrix(term_ids, tfs, counts, lengths, len(vocabulary), params, out)
-    del term_ids, tfs, counts  # only the matrix is needed from here on
-    store_terms(db, postings_path, vocabulary, matrix)
+    matrix = build_matrix(
+        arrays.term_ids,
+        arrays.tfs,
+        counts.counts,
+        counts.lengths,
+        len(vocabulary),
+        params,
+        (arrays.chunk_ids, arrays.impacts),
+    )
+    del counts, arrays  # only the matrix is needed from here on
+    store_terms(db, postings.path, vocabulary, matrix)
     write_meta(
         db,
         {

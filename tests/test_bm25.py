@@ -16,15 +16,17 @@ from index.bm25 import exact_top_k
 from index.bm25 import okapi_impacts
 from index.bm25 import split_top
 from index.bm25 import top_k
+from index.postings_file import CountArrays
+from index.postings_file import MappedPostings
+from index.postings_file import postings_writer
 from index.retrieval import search
 from index.store import FORMAT_VERSION
 from index.store import IndexFile
-from index.store import _MappedPostings
 from index.store import create_schema
 from index.store import new_postings_path
-from index.store import postings_file
 from index.store import store_terms
 from index.store import write_meta
+from index.writer import CorpusCounts
 
 
 def random_corpus(rng: random.Random, n_docs: int, vocab: int) -> list[list[str]]:
@@ -46,15 +48,12 @@ def write_index(path, corpus: list[list[str]], params: Bm25Params) -> None:
             tfs.append(tf)
             posting_chunk.append(i)
     postings = new_postings_path(path)
-    with postings_file(postings, len(term_ids)) as out:  # as a build writes them
+    counts = np.bincount(posting_chunk, minlength=len(corpus)).astype(np.int32)
+    lengths = np.array([len(d) for d in corpus], np.int32)
+    with postings_writer(postings, 0) as out:  # as a build writes them
+        arrays = out.finish(CountArrays(interleaved(term_ids, tfs), lengths, counts))
         m = build_matrix(
-            np.array(term_ids),
-            np.array(tfs),
-            np.bincount(posting_chunk, minlength=len(corpus)),
-            np.array([len(d) for d in corpus]),
-            len(vocabulary),
-            params,
-            out,
+            arrays.term_ids, arrays.tfs, counts, lengths, len(vocabulary), params, (arrays.chunk_ids, arrays.impacts)
         )
     db = sqlite_utils.Database(path)
     create_schema(db)
@@ -69,6 +68,11 @@ def write_index(path, corpus: list[list[str]], params: Bm25Params) -> None:
         },
     )
     db.conn.close()
+
+
+def interleaved(term_ids, tfs) -> np.ndarray:
+    """Term ids and frequencies as the pairs a postings file holds."""
+    return np.column_stack((term_ids, tfs)).astype(np.int32).ravel() if len(term_ids) else np.zeros(0, np.int32)
 
 
 def index_with_reference(path, corpus: list[list[str]], params: Bm25Params = bm25.DEFAULT_PARAMS):
@@ -257,23 +261,52 @@ def test_compiled_impacts_are_the_same_floats_as_numpys(monkeypatch, params):
 
 
 @pytest.mark.parametrize("compiled", [False, True])
-def test_impacts_computed_into_the_postings_file_are_the_ones_computed_in_memory(tmp_path, monkeypatch, compiled):
-    """A build computes its impacts straight into the mapped postings file: read back as a
-    server maps it, the file holds the very arrays the in-memory computation gives."""
+@pytest.mark.parametrize("room", ["enough", "too little"])
+def test_impacts_computed_into_the_postings_file_are_the_ones_computed_in_memory(tmp_path, monkeypatch, compiled, room):
+    """A build appends its counts into the mapped postings file (or, past the room it reserved,
+    in memory) and computes its impacts straight into it: read back as a server maps it,
+    the file holds the counts appended and the very arrays the in-memory computation gives."""
     rng = np.random.default_rng(11)
     n_chunks, n_postings, n_terms = 3000, 40001, 2000  # an odd count: the impacts start 8-byte aligned
     posting_chunk = np.sort(rng.integers(0, n_chunks, n_postings)).astype(np.int32)
     term_ids = rng.integers(0, n_terms, n_postings).astype(np.int32)
     tfs = rng.integers(1, 9, n_postings).astype(np.int32)
     lengths = rng.integers(1, 300, n_chunks).astype(np.int32)
-    counts = np.bincount(posting_chunk, minlength=n_chunks)
+    counts = np.bincount(posting_chunk, minlength=n_chunks).astype(np.int32)
     monkeypatch.setattr(bm25, "COMPILED_GROUPING_MIN", 0 if compiled else 10**12)
     in_memory = build_matrix(term_ids, tfs, counts, lengths, n_terms)
     path = tmp_path / "postings"
-    with postings_file(path, n_postings) as out:
-        into_file = build_matrix(term_ids, tfs, counts, lengths, n_terms, out=out)
-        assert into_file.chunk_ids is out[0] and into_file.impacts is out[1]
-    mapped = _MappedPostings(path, n_postings)
+    expected = n_postings if room == "enough" else 1000
+    with postings_writer(path, expected) as out:
+        corpus = CorpusCounts(out.room, expected)
+        starts = np.concatenate(([0], np.cumsum(counts)))
+        for a in range(0, n_chunks, 700):  # documents of 700 chunks
+            z = min(a + 700, n_chunks)
+            p, q = starts[a], starts[z]
+            corpus.append(lengths[a:z], counts[a:z], term_ids[p:q], tfs[p:q])
+        taken = corpus.take()
+        assert (taken.pairs.base is out.room) == (room == "enough")
+        arrays = out.finish(taken)
+        into_file = build_matrix(
+            arrays.term_ids, arrays.tfs, counts, lengths, n_terms, out=(arrays.chunk_ids, arrays.impacts)
+        )
+        assert into_file.chunk_ids is arrays.chunk_ids and into_file.impacts is arrays.impacts
+    mapped = MappedPostings(path, n_postings, n_chunks)
     assert mapped.ids.tolist() == in_memory.chunk_ids.tolist()
     assert mapped.impacts.tobytes() == in_memory.impacts.tobytes()
     assert np.array_equal(into_file.ptr, in_memory.ptr) and into_file.idf.tobytes() == in_memory.idf.tobytes()
+    stored = mapped.counts
+    assert stored.pairs.tolist() == interleaved(term_ids, tfs).tolist()
+    assert stored.lengths.tolist() == lengths.tolist() and stored.counts.tolist() == counts.tolist()
+
+
+def test_a_postings_file_of_chunks_without_postings_is_read_back(tmp_path):
+    """Chunks of stop words alone have lengths and counts but no postings."""
+    path = tmp_path / "postings"
+    with postings_writer(path, 0) as out:
+        arrays = out.finish(CountArrays(np.zeros(0, np.int32), np.zeros(3, np.int32), np.zeros(3, np.int32)))
+        assert len(arrays.chunk_ids) == len(arrays.impacts) == 0
+    mapped = MappedPostings(path, 0, 3)
+    assert mapped.counts.lengths.tolist() == [0, 0, 0] and len(mapped.ids) == 0
+    with pytest.raises(ValueError, match="holds 24 bytes, not 32"):
+        MappedPostings(path, 0, 4)

@@ -25,6 +25,7 @@ from index.errors import BuildInProgress
 from index.errors import DocumentsMissing
 from index.errors import IndexCorrupt
 from index.growing import GrowingArray
+from index.postings_file import layout
 from index.retrieval import search
 from index.scan import scan_documents
 from index.settings import BuildSettings
@@ -118,22 +119,29 @@ def test_damaged_postings_file_is_reported_with_the_fix(documents, index_path, d
     assert IndexFile(index_path).postings(["lighthous"])
 
 
-@pytest.mark.parametrize("damage", ["short counts", "missing row"])
-def test_damaged_term_counts_of_an_unchanged_file_fail_the_rebuild_with_the_fix(documents, index_path, damage):
-    """An incremental build reuses stored counts; damaged ones must stop it with the fix, not crash it."""
+@pytest.mark.parametrize("damage", ["a chunk's count", "a term id", "the file's end"])
+def test_damaged_term_counts_fail_the_rebuild_with_the_fix(documents, index_path, damage):
+    """An incremental build reuses the stored counts of unchanged files; damaged ones must stop
+    it with the fix, not crash it (the compiled impact loop reads them without bounds checks)."""
     build_index(documents, index_path)
-    before = IndexFile(index_path).meta["generation"]
-    conn = sqlite3.connect(index_path)
-    doc_id = conn.execute("select id from documents where path = 'guide.md'").fetchone()[0]
-    if damage == "short counts":
-        conn.execute("update document_terms set counts = substr(counts, 5) where document_id = ?", [doc_id])
+    meta = IndexFile(index_path).meta
+    postings = index_path.with_name(meta["postings_file"])
+    where = layout(meta["postings"], meta["chunks"])
+    data = bytearray(postings.read_bytes())
+    if damage == "a chunk's count":
+        data[where.counts : where.counts + 4] = (
+            1 + int.from_bytes(data[where.counts : where.counts + 4], "little")
+        ).to_bytes(4, "little")
+    elif damage == "a term id":
+        data[0:4] = (10**6).to_bytes(4, "little")
     else:
-        conn.execute("delete from document_terms where document_id = ?", [doc_id])
-    conn.commit()
-    conn.close()
-    with pytest.raises(BuildFailed, match="guide.md.*docqa index --full"):
+        del data[-8:]
+    postings.write_bytes(bytes(data))
+    (documents / "guide.md").write_text("# Guide\n\nA changed file, so that the build is incremental.\n")
+    with pytest.raises(BuildFailed, match="previous index.*docqa index --full"):
         build_index(documents, index_path)
-    assert IndexFile(index_path).meta["generation"] == before  # the old index still serves
+    generation = sqlite3.connect(index_path).execute("select value from meta where key = 'generation'").fetchone()
+    assert int(generation[0]) == meta["generation"]  # the old index was kept
     assert build_index(documents, index_path, full=True).failed == 0
 
 
