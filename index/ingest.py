@@ -76,7 +76,7 @@ class IngestedBatch:
 
     Pages and chunks are numbered from the batch's start, for the build to add where
     the batch starts: in the ``documents`` rows (``DOCUMENT_COLUMNS``' order) their
-    ``first_page`` and ``first_chunk``, the ``pages`` as ``(page, text)`` and the
+    ``first_page`` and ``first_chunk``, the ``pages`` as ``(page, UTF-8 text)`` and the
     ``chunks`` as ``(chunk, document id, ordinal, section, start, end)``. ``packed`` holds the
     lengths and counts of every chunk, then the term numbers and frequencies of every
     posting, in the worker's ``TermNumbering`` (named by ``numbering``); ``new_terms``
@@ -87,7 +87,7 @@ class IngestedBatch:
     numbering: str
     new_terms: list[str]
     documents: list[tuple]
-    pages: list[tuple[int, str]]
+    pages: list[tuple[int, bytes]]
     chunks: list[tuple[int, str, int, str | None, int, int]]
     packed: np.ndarray  # lengths, counts, term_ids, tfs
     failures: list[tuple[str, str]]  # (path, error) of the files that could not be indexed
@@ -183,7 +183,7 @@ def ingest_batch(
     """Ingest consecutive files (``ingest_file``) and make them the rows of an ``IngestedBatch``."""
     known = len(numbering.terms)
     documents: list[tuple] = []
-    pages: list[tuple[int, str]] = []
+    pages: list[tuple[int, bytes]] = []
     chunks: list[tuple[int, str, int, str | None, int, int]] = []
     failures: list[tuple[str, str]] = []
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -204,7 +204,7 @@ def ingest_batch(
             (doc_id, entry.relpath, result.title, result.format, entry.size, entry.mtime_ns, result.sha256)
             + ("ok", None, len(result.chunks), len(pages), len(texts), first)
         )
-        pages.extend(enumerate(texts, len(pages)))
+        pages.extend(enumerate((text.encode() for text in texts), len(pages)))
         chunks.extend((first + c.ordinal, doc_id, *c) for c in result.chunks)
         parts.append(unpack_counts(result.packed, len(result.chunks)))
     packed = np.concatenate([part[i] for i in range(4) for part in parts]) if parts else np.zeros(0, np.int32)

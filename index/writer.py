@@ -26,6 +26,7 @@ from index.postings_file import PostingsWriter
 from index.scan import FileEntry
 from index.settings import BuildSettings
 from index.store import DOCUMENT_COLUMNS
+from index.store import REBUILD_HINT
 from index.store import store_terms
 from index.store import write_meta
 from index.summary import BuildSummary
@@ -104,7 +105,7 @@ class StoredCounts:
         return CountArrays(pairs[2 * a : 2 * z], lengths[first_chunk:end], counts[first_chunk:end])
 
 
-_FULL_REBUILD = "run `docqa index --full` to rebuild it from the documents."
+_FULL_REBUILD = f"{REBUILD_HINT} from the documents."
 
 
 class _NumberMap:
@@ -125,7 +126,9 @@ class _NumberMap:
 _ADD_SQL = {
     "documents": f"insert into main.documents ({', '.join(DOCUMENT_COLUMNS)}) "
     "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? + {page}, ?, ? + {chunk})",
-    "text_pages": "insert into main.text_pages (id, text) values (? + {page}, ?)",
+    # The text comes as UTF-8 bytes, stored as text as it is: a worker encodes it once (pickled
+    # bytes are copied, a pickled string is encoded and decoded again) and nothing re-encodes it.
+    "text_pages": "insert into main.text_pages (id, text) values (? + {page}, cast(? as text))",
     "chunks": 'insert into main.chunks (idx, document_id, ordinal, section, start, "end") '
     "values (? + {chunk}, ?, ?, ?, ?, ?)",
 }

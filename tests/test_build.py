@@ -53,11 +53,12 @@ def test_first_build_indexes_every_format(documents, index_path):
 def test_text_is_read_back_whole_across_text_pages(documents, index_path, monkeypatch):
     monkeypatch.setattr(store, "TEXT_PAGE_CHARS", 97)  # every passage spans several pages
     build_index(documents, index_path)
-    (documents / "extra.txt").write_text("Zanzibar exports cloves. " * 40)
+    (documents / "extra.txt").write_text("Zanzibar exports cloves — «girofle», naïve 丁香. " * 40)
     build_index(documents, index_path)  # the first four files' pages are copied, not rewritten
     index = IndexFile(index_path)
     texts = {d["id"]: index.document(d["id"])["text"] for d in index.documents()}
-    assert "Zanzibar exports cloves. Zanzibar" in "".join(texts.values())
+    assert "naïve 丁香. Zanzibar exports cloves — «girofle»" in "".join(texts.values())
+    assert rows(index_path, "select distinct typeof(text) from text_pages") == [("text",)]
     assert max(len(t) for t in texts.values()) > 3 * 97
     for chunk in index.chunks(range(index.meta["chunks"])):
         assert chunk.text == texts[chunk.document_id][chunk.start : chunk.end] and chunk.text.strip()
