@@ -34,7 +34,7 @@ from index.ingest import Workers
 from index.ingest import batch_size
 from index.ingest import ingest_all
 from index.ingest import start_workers
-from index.postings_file import postings_writer
+from index.postings_file import PostingsWriter
 from index.scan import FileEntry
 from index.scan import scan_documents
 from index.settings import BuildSettings
@@ -223,7 +223,7 @@ def _build(
         raise
     to_ingest = [batch for action, batch in steps if action == "ingest"]
     expected = _expected_postings(to_ingest, old_meta if old_docs else {})
-    with postings_writer(postings, expected) as postings_out:
+    with PostingsWriter(postings, expected) as postings_out:
         counts = CorpusCounts(postings_out.room, expected)
         previous = _previous_counts(index_path, old_meta, len(vocabulary)) if old_docs else None
         writer = IndexWriter(db, vocabulary, summary, counts, previous)

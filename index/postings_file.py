@@ -21,11 +21,9 @@ postings file stay a pair for readers that still have the old ones open.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import mmap
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -127,17 +125,15 @@ class PostingsWriter:
         finally:
             self._handle.close()
 
+    def __enter__(self) -> PostingsWriter:
+        return self
 
-@contextlib.contextmanager
-def postings_writer(path: Path, expected_postings: int) -> Iterator[PostingsWriter]:
-    """A ``PostingsWriter`` for *path*, synced and closed when the block ends (closed only, on an error)."""
-    writer = PostingsWriter(path, expected_postings)
-    try:
-        yield writer
-    except BaseException:
-        writer._handle.close()
-        raise
-    writer.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        """Synced and closed when the block ends; only closed on an error (the build removes the file)."""
+        if exc_type is None:
+            self.close()
+        else:
+            self._handle.close()
 
 
 def _reserve(fd: int, size: int) -> None:

@@ -18,7 +18,7 @@ from index.bm25 import split_top
 from index.bm25 import top_k
 from index.postings_file import CountArrays
 from index.postings_file import MappedPostings
-from index.postings_file import postings_writer
+from index.postings_file import PostingsWriter
 from index.retrieval import search
 from index.store import FORMAT_VERSION
 from index.store import IndexFile
@@ -50,7 +50,7 @@ def write_index(path, corpus: list[list[str]], params: Bm25Params) -> None:
     postings = new_postings_path(path)
     counts = np.bincount(posting_chunk, minlength=len(corpus)).astype(np.int32)
     lengths = np.array([len(d) for d in corpus], np.int32)
-    with postings_writer(postings, 0) as out:  # as a build writes them
+    with PostingsWriter(postings, 0) as out:  # as a build writes them
         arrays = out.finish(CountArrays(interleaved(term_ids, tfs), lengths, counts))
         m = build_matrix(
             arrays.term_ids, arrays.tfs, counts, lengths, len(vocabulary), params, (arrays.chunk_ids, arrays.impacts)
@@ -277,7 +277,7 @@ def test_impacts_computed_into_the_postings_file_are_the_ones_computed_in_memory
     in_memory = build_matrix(term_ids, tfs, counts, lengths, n_terms)
     path = tmp_path / "postings"
     expected = n_postings if room == "enough" else 1000
-    with postings_writer(path, expected) as out:
+    with PostingsWriter(path, expected) as out:
         corpus = CorpusCounts(out.room, expected)
         starts = np.concatenate(([0], np.cumsum(counts)))
         for a in range(0, n_chunks, 700):  # documents of 700 chunks
@@ -303,7 +303,7 @@ def test_impacts_computed_into_the_postings_file_are_the_ones_computed_in_memory
 def test_a_postings_file_of_chunks_without_postings_is_read_back(tmp_path):
     """Chunks of stop words alone have lengths and counts but no postings."""
     path = tmp_path / "postings"
-    with postings_writer(path, 0) as out:
+    with PostingsWriter(path, 0) as out:
         arrays = out.finish(CountArrays(np.zeros(0, np.int32), np.zeros(3, np.int32), np.zeros(3, np.int32)))
         assert len(arrays.chunk_ids) == len(arrays.impacts) == 0
     mapped = MappedPostings(path, 0, 3)
