@@ -83,7 +83,7 @@ class PostingsWriter:
         try:
             size = max(8 * expected_postings, mmap.PAGESIZE)
             _reserve(self._handle.fileno(), size)
-            self._maps = [_room_map(self._handle.fileno(), size)]
+            self._maps = [mmap.mmap(self._handle.fileno(), size)]
         except BaseException:
             self._handle.close()
             raise
@@ -134,24 +134,6 @@ class PostingsWriter:
             self.close()
         else:
             self._handle.close()
-
-
-def _room_map(fd: int, size: int) -> mmap.mmap:
-    """The file's first *size* bytes mapped writable for appending, a page per fault.
-
-    By default a fault on a file mapping reads ahead and fills large page-cache
-    folios. On a virtual machine that hands its free memory back to the host (free
-    page reporting, as on this project's 2-core machine), new large folios are slow
-    to come by: appending a build's counts through the default mapping cost its
-    process 3-4 CPU-seconds more at a million chunks, 7 s of the build's time, than
-    with ``MADV_RANDOM``. The postings mapping (``finish``) keeps the default: its
-    writes jump between a page per term, where a fault per page measured 3 times
-    slower.
-    """
-    mapped = mmap.mmap(fd, size)
-    if hasattr(mmap, "MADV_RANDOM"):  # not on every platform
-        mapped.madvise(mmap.MADV_RANDOM)
-    return mapped
 
 
 def _reserve(fd: int, size: int) -> None:
