@@ -152,8 +152,11 @@ def retrieve(
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
-    words = [w.casefold() for w in _WORDS.findall(text)]
-    return {tuple(words[i : i + 3]) for i in range(max(len(words) - 2, 1))}
+    """The passage's 3-word shingles (its words, if it has fewer than 3)."""
+    words = list(map(str.casefold, _WORDS.findall(text)))
+    if len(words) < 3:
+        return {tuple(words)}
+    return set(zip(words, words[1:], words[2:], strict=False))
 
 
 def collapse_duplicates(chunks: list[ChunkRow]) -> list[list[ChunkRow]]:
@@ -204,7 +207,7 @@ class _Read:
 
     def tokens(self, chunk: ChunkRow) -> list[Token]:
         if chunk.idx not in self._tokens:
-            self._tokens[chunk.idx] = list(self.analyzer.tokens(chunk.text))
+            self._tokens[chunk.idx] = self.analyzer.tokens(chunk.text)
         return self._tokens[chunk.idx]
 
     def following(self, chunk: ChunkRow) -> ChunkRow | None:

@@ -53,6 +53,13 @@ def test_spans_point_into_the_original_text():
         assert A.terms(text[token.start : token.end]) == [token.term]
 
 
+@given(st.text(alphabet=st.sampled_from("ab1 .,’'[]2É\u00a0\n"), max_size=80) | st.text(max_size=80))
+def test_tokens_are_the_terms_in_order_with_their_spans(text):
+    tokens = A.tokens(text)
+    assert [t.term for t in tokens] == A.terms(text)
+    assert all(0 <= a.start < a.end <= b.start for a, b in zip(tokens, tokens[1:], strict=False))
+
+
 def test_only_stop_words_and_punctuation_give_no_terms():
     assert A.terms("What is it? ... !!") == []
 

@@ -1,11 +1,14 @@
 """How answers are chosen, on a real index over small purpose-written documents."""
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import given
 
 from index.analysis import Analyzer
 from index.build import build_index
 from index.settings import BuildSettings
 from index.store import IndexFile
+from service.answers import _shingles
 from service.answers import answer
 from service.answers import answerable
 from service.answers import expected_answer
@@ -215,3 +218,11 @@ def test_question_form_words_do_not_count_against_an_answer(index):
     assert body["answered"] and "1911" in body["answer"]["sentences"][0]["text"]
     body = ask(index, "What is the name of the ferry?")
     assert body["answered"] and "ferry" in body["answer"]["sentences"][0]["text"]
+
+
+@given(st.lists(st.sampled_from(["Putin", "putin", "PUTIN", "veto", "Straße", "strasse", "—", "2334"]), max_size=12))
+def test_shingles_are_every_three_word_window_casefolded(words):
+    text = " ".join(words)
+    folded = [w.casefold() for w in words if w != "—"]
+    expected = {tuple(folded[i : i + 3]) for i in range(max(len(folded) - 2, 1))}
+    assert _shingles(text) == expected
