@@ -25,9 +25,6 @@ _TOKEN_RE = re.compile(
     r"|[^\W\d_]+(?:['’‘][^\W\d_]+)*",  # words, with inner apostrophes
 )
 
-#: Runs of characters between whitespace: no token spans one (``Analyzer.tokens``).
-_PIECE_RE = re.compile(r"\S+")
-
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "‛": "'", "ʼ": "'", "`": "'"})
 
 # The Snowball project's English stop list (snowballstem.org/algorithms/english/stop.txt).
@@ -98,41 +95,29 @@ class Analyzer:
             )
         self.language = language
         self._cache: dict[str, str] = {}
-        self._pieces: dict[str, tuple[tuple[str, int, int], ...]] = {}
 
     def tokens(self, text: str) -> list[Token]:
         """The terms of *text* with their character spans.
 
-        An answer tokenizes its passages (a few hundred words) for every question. The
-        text is cut at whitespace, which no token contains, so each piece's tokens are
-        those the pattern finds in the piece alone; they are worked out once per distinct
-        piece ("Israel's", "1,000.") and then looked up. Over 1,000 passages of the
-        130K-chunk benchmark index, timed interleaved: 205-220 us a passage (medians),
-        against 300 for the pattern's scan of the whole text with each ``Token`` made
-        through the named tuple's Python ``__new__``.
+        An answer tokenizes its passages (a few hundred words) for every question: the
+        cache is looked up inline as in ``terms``, and each ``Token`` made with
+        ``tuple.__new__``, as ``Token._make`` does, without the named tuple's Python
+        ``__new__`` (6-19% less time a passage, timed interleaved over 1,000 passages of
+        the 130K-chunk benchmark index). Keeping each whitespace-separated piece's tokens
+        instead measured a little faster still, but holds about 375 bytes a piece in every
+        server worker: not kept.
         """
-        pieces = self._pieces
-        make = tuple.__new__  # as Token._make does, without the named tuple's Python __new__
+        cache = self._cache
+        make = tuple.__new__
         out: list[Token] = []
-        append = out.append
-        for match in _PIECE_RE.finditer(text):
-            found = pieces.get(match.group())
-            if found is None:
-                found = self._piece_tokens(match.group())
-            if found:
-                at = match.start()
-                for term, start, end in found:
-                    append(make(Token, (term, at + start, at + end)))
+        for match in _TOKEN_RE.finditer(text):
+            raw = match.group()
+            term = cache.get(raw)
+            if term is None:
+                term = self._cached(raw)
+            if term:
+                out.append(make(Token, (term, *match.span())))
         return out
-
-    def _piece_tokens(self, piece: str) -> tuple[tuple[str, int, int], ...]:
-        """The (term, start, end) of each token of one whitespace-free piece, remembered."""
-        found = tuple(
-            (term, m.start(), m.end()) for m in _TOKEN_RE.finditer(piece) if (term := self._cached(m.group()))
-        )
-        if len(self._pieces) < 200_000:
-            self._pieces[piece] = found
-        return found
 
     def terms(self, text: str) -> list[str]:
         """Return just the terms of *text*, in order: the BM25 view of it (the build's hot loop)."""

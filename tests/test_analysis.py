@@ -55,10 +55,10 @@ def test_spans_point_into_the_original_text():
 
 
 @given(st.text(alphabet=st.sampled_from("ab1 .,’'[]2É\u00a0\u2003\u3000\t\n"), max_size=80) | st.text(max_size=80))
-@example("Israel’s 1,000.5,ab [20]Putin ab'cd.ef 1,000.5,ab")  # pieces of several tokens, twice
+@example("Israel’s 1,000.5,ab [20]Putin ab'cd.ef 1,000.5,ab")  # runs of several tokens, twice
 def test_tokens_are_the_terms_in_order_with_their_spans(text):
-    # tokens() works out each whitespace-separated piece once, then looks it up; terms()
-    # scans the whole text.
+    # tokens() and terms() each have their own loop over the text and the term cache;
+    # a fresh analyzer (every word stemmed) and warmed ones (looked up) must agree.
     fresh = Analyzer()
     tokens = fresh.tokens(text)
     assert fresh.tokens(text) == tokens == A.tokens(text)
