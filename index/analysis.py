@@ -102,7 +102,7 @@ class Analyzer:
         An answer tokenizes its passages (a few hundred words) for every question: the
         cache is looked up inline as in ``terms``, and each ``Token`` made with
         ``tuple.__new__``, as ``Token._make`` does, without the named tuple's Python
-        ``__new__`` (6-19% less time a passage, timed interleaved over 1,000 passages of
+        ``__new__`` (6-21% less time a passage, timed interleaved over 1,000 passages of
         the 130K-chunk benchmark index). Keeping each whitespace-separated piece's tokens
         instead measured a little faster still, but holds about 375 bytes a piece in every
         server worker: not kept.
