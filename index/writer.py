@@ -46,7 +46,7 @@ class CorpusCounts:
     thousands of small per-document arrays at the end was seconds of the build's tail.
     """
 
-    def __init__(self, room: np.ndarray | None = None, expected_postings: int = 0) -> None:
+    def __init__(self, room: np.ndarray, expected_postings: int) -> None:
         chunks = expected_postings // POSTINGS_PER_CHUNK
         self._lengths = GrowingArray(np.int32, reserve=chunks)
         self._counts = GrowingArray(np.int32, reserve=chunks)
