@@ -16,6 +16,7 @@ from bs4.element import Tag
 from index.errors import UnreadableDocument
 from index.loaders import LoadedDocument
 from index.loaders import blocks_from_headings
+from index.loaders import unicode_with_bom
 
 DROPPED = {
     "script",
@@ -50,8 +51,6 @@ BLOCKS = {
     "dd",
     "table",
     "tr",
-    "td",
-    "th",
     "blockquote",
     "pre",
     "figure",
@@ -68,6 +67,10 @@ BLOCKS = {
     "details",
     "summary",
 }
+#: Table cells: a row is one line, its cells joined by " | ", so that a row reads (and is
+#: quoted in an answer) as the statement it makes ("Queen | lays eggs"), not as one
+#: paragraph per cell.
+CELLS = {"td", "th"}
 HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BLANKS = re.compile(r"\s+")
 
@@ -79,6 +82,7 @@ class _TextBuilder:
         self.parts: list[str] = []
         self.length = 0
         self.headings: list[tuple[int, int, str]] = []
+        self._cell_pending = False  # a table cell began since the row's last text
 
     def add(self, text: str) -> None:
         text = _BLANKS.sub(" ", text)
@@ -86,11 +90,15 @@ class _TextBuilder:
             if self.parts and not self.parts[-1].endswith((" ", "\n")):
                 self._append(" ")
             return
-        if not self.parts or self.parts[-1].endswith("\n"):
+        if self._cell_pending:  # only between cells with text: no separator for an empty one
+            self._cell_pending = False
+            self._append("| " if self.parts[-1].endswith(" ") else " | ")
+        if not self.parts or self.parts[-1].endswith(("\n", " ")):
             text = text.lstrip()
         self._append(text)
 
     def paragraph_break(self) -> None:
+        self._cell_pending = False
         if not self.parts:
             return
         while self.parts and self.parts[-1].endswith(" "):
@@ -100,6 +108,11 @@ class _TextBuilder:
                 self._append(last.rstrip())
         if self.parts and not self.parts[-1].endswith("\n\n"):
             self._append("\n\n" if not self.parts[-1].endswith("\n") else "\n")
+
+    def cell_break(self) -> None:
+        """Separate a table cell's text from the text before it on its row, if both have some."""
+        if self.parts and not self.parts[-1].endswith("\n"):
+            self._cell_pending = True
 
     def _append(self, text: str) -> None:
         self.parts.append(text)
@@ -123,6 +136,8 @@ def _walk(node: Tag, out: _TextBuilder) -> None:
             continue
         if name in BLOCKS:
             out.paragraph_break()
+        elif name in CELLS:
+            out.cell_break()
         if name in HEADINGS:
             heading = _BLANKS.sub(" ", child.get_text(" ")).strip()
             out.headings.append((out.length, HEADINGS[name], heading))
@@ -136,10 +151,11 @@ def load_html(data: bytes) -> LoadedDocument:
 
     :raises UnreadableDocument: the bytes are not HTML-like text.
     """
-    if b"\x00" in data[:4096]:
+    wide = unicode_with_bom(data)  # UTF-16 or UTF-32: NUL bytes that are text
+    if wide is None and b"\x00" in data[:4096]:
         raise UnreadableDocument("looks like a binary file (it has NUL bytes), not HTML")
     try:
-        soup = BeautifulSoup(data, "lxml")
+        soup = BeautifulSoup(data if wide is None else wide, "lxml")
     except Exception as exc:  # lxml raises several unrelated types on garbage
         raise UnreadableDocument(f"HTML could not be parsed: {exc}") from exc
     title_tag = soup.find("title")

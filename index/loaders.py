@@ -7,6 +7,7 @@ chunker never needs to know which format a document came from.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import re
@@ -16,6 +17,11 @@ from pathlib import Path
 
 from index.errors import UnreadableDocument
 
+#: The loaders' version, part of an index's tokenization key: raised whenever the same
+#: bytes give another text (or a file refused before now loads), so that the next build
+#: re-reads every file instead of keeping what older loaders made of the unchanged ones.
+#: 2: UTF-16 and UTF-32 text read by its byte order mark; an HTML table row is one line.
+LOADERS_VERSION = 2
 SUPPORTED_SUFFIXES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf"}
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
@@ -129,26 +135,62 @@ def load(path: str | os.PathLike[str], data: bytes) -> LoadedDocument:
 def decode_text(data: bytes) -> str:
     """Decode text bytes: UTF-8 first, then the legacy encoding charset-normalizer finds.
 
+    Text saved as UTF-16 or UTF-32 (Windows' "Unicode" and "Unicode big endian") starts
+    with a byte order mark and holds a NUL byte in nearly every character: it is
+    decoded by its mark before anything takes those NULs for a binary file.
+
     :raises UnreadableDocument: the bytes are binary or no encoding fits.
     """
-    if b"\x00" in data[:65536]:
+    wide = unicode_with_bom(data)
+    if wide is not None:
+        text = wide
+    elif b"\x00" in data[:65536]:
         raise UnreadableDocument("looks like a binary file (it has NUL bytes); convert it to text")
-    try:
-        text = data.decode("utf-8-sig")
-        if not _has_control_bytes(data):
-            return text  # in UTF-8 a control character is its one byte: none to count
-    except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+            if not _has_control_bytes(data):
+                return text  # in UTF-8 a control character is its one byte: none to count
+        except UnicodeDecodeError:
+            from charset_normalizer import from_bytes
 
-        best = from_bytes(data).best()
-        if best is None:
-            raise UnreadableDocument("not valid UTF-8 and no legacy encoding fits; save it as UTF-8") from None
-        text = without_surrogates(str(best))  # a legacy decoder (UTF-7) can give lone surrogates
+            best = from_bytes(data).best()
+            if best is None:
+                raise UnreadableDocument("not valid UTF-8 and no legacy encoding fits; save it as UTF-8") from None
+            text = without_surrogates(str(best))  # a legacy decoder (UTF-7) can give lone surrogates
     sample = text[:65536]
     control = len(_CONTROL.findall(sample))
     if sample and control / len(sample) > 0.05:
         raise UnreadableDocument("looks like a binary file (many control characters)")
     return text
+
+
+#: Byte order marks of the wide Unicode encodings, UTF-32's first: its little-endian
+#: mark begins with UTF-16's.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def unicode_with_bom(data: bytes) -> str | None:
+    """*data* decoded as the UTF-16 or UTF-32 its byte order mark names (without the mark),
+    or None when it starts with no such mark.
+
+    :raises UnreadableDocument: the mark is there but the bytes after it do not decode.
+    """
+    for bom, encoding in _WIDE_BOMS:
+        if data.startswith(bom):
+            try:
+                return without_surrogates(data[len(bom) :].decode(encoding))
+            except UnicodeDecodeError as exc:
+                name = encoding[:6].upper()
+                raise UnreadableDocument(
+                    f"starts as {name} text but is not valid {name} ({exc.reason}); save it as UTF-8"
+                ) from None
+    return None
 
 
 def without_surrogates(text: str) -> str:

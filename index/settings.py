@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from index.analysis import ANALYZER_VERSION
 from index.errors import SettingError
+from index.loaders import LOADERS_VERSION
 
 
 class Setting(NamedTuple):
@@ -126,9 +127,10 @@ class BuildSettings:
         return cls(**{k: coerce(k, v) for k, v in values.items() if k in fields})
 
     def tokenization_key(self) -> dict[str, Any]:
-        """Return what a stored chunk's terms depend on (BM25 numbers are recomputed anyway)."""
+        """Return what a stored chunk's text and terms depend on (BM25 numbers are recomputed anyway)."""
         return {
             "analyzer": ANALYZER_VERSION,
+            "loaders": LOADERS_VERSION,
             "language": self.language,
             "chunk_words": self.chunk_words,
             "chunk_overlap": self.chunk_overlap,

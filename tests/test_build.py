@@ -315,6 +315,19 @@ def test_changed_settings_retokenize_everything(documents, index_path):
     assert summary.changed == 0 and summary.added == 4
 
 
+def test_newer_loaders_reread_every_file(documents, index_path, monkeypatch):
+    """Unchanged files are copied, not re-read, unless the loaders that read them changed:
+    an upgraded docqa must not keep what older loaders made of them (or refused)."""
+    from index import settings
+
+    build_index(documents, index_path)
+    assert build_index(documents, index_path).unchanged == 4
+    monkeypatch.setattr(settings, "LOADERS_VERSION", settings.LOADERS_VERSION + 1)
+    summary = build_index(documents, index_path)
+    assert summary.unchanged == 0 and summary.added == 4
+    assert build_index(documents, index_path).unchanged == 4
+
+
 def test_a_second_build_waits_its_turn(documents, index_path):
     import fcntl
 

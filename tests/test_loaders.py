@@ -93,11 +93,52 @@ def test_legacy_encoding_falls_back(tmp_path):
     assert "Café crème" in load_file(path).text
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize(
+    ("name", "source", "expected"),
+    [
+        ("notes.txt", "Kraków’s Wawel castle\r\n\r\nThe castle overlooks the Vistula.", "overlooks the Vistula."),
+        ("notes.md", "# Wawel\n\nThe castle overlooks the Vistula.", "overlooks the Vistula."),
+        ("notes.html", "<h1>Wawel</h1><p>The castle overlooks the Vistula.</p>", "overlooks the Vistula."),
+    ],
+)
+def test_utf16_and_utf32_with_a_byte_order_mark_are_text(tmp_path, encoding, name, source, expected):
+    # Windows' "Unicode" text: a NUL byte in nearly every character, which alone reads as binary.
+    bom = {"le": b"\xff\xfe", "be": b"\xfe\xff"}
+    wide = encoding[:6]
+    data = source.encode(encoding)  # "utf-16" and "utf-32" write their own mark
+    if encoding.endswith(("-le", "-be")):
+        data = (bom[encoding[-2:]] if wide == "utf-16" else _utf32_bom(encoding[-2:])) + data
+    path = tmp_path / name
+    path.write_bytes(data)
+    doc = load_file(path)
+    assert doc.text.endswith(expected) and "\x00" not in doc.text and "\ufeff" not in doc.text
+    assert doc.title == ("Kraków’s Wawel castle" if name.endswith(".txt") else "Wawel")
+
+
+def _utf32_bom(order: str) -> bytes:
+    return b"\xff\xfe\x00\x00" if order == "le" else b"\x00\x00\xfe\xff"
+
+
+def test_html_table_rows_read_as_one_line_each(tmp_path):
+    path = tmp_path / "bees.html"
+    path.write_text(
+        "<h1>Bees</h1><table><tr><th>Caste</th><th>Work</th></tr>"
+        "<tr><td>Queen</td><td> lays <b>eggs</b> </td><td></td></tr>"
+        "<tr><td><p>Drone</p></td><td>mates</td></tr></table><p>Bees dance.</p>"
+    )
+    lines = load_file(path).text.split("\n\n")
+    assert lines == ["Bees", "Caste | Work", "Queen | lays eggs", "Drone", "mates", "Bees dance."]
+
+
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
         ("empty.txt", b"   \n", "empty"),
         ("binary.txt", b"\x00\x01\x02binary\x00" * 20, "binary"),
+        ("half.txt", b"\xff\xfeW\x00o\x00r\x00d", "not valid UTF-16"),  # an odd byte left over
+        ("surrogate.txt", b"\xff\xfe\x00\xdcW\x00", "not valid UTF-16"),  # a lone low surrogate
+        ("wide-binary.txt", b"\xff\xfe" + b"\x01\x00\x02\x00Z\x00\x00\x00" * 40, "binary"),  # SOH, STX, Z, NUL
         ("controls.txt", b"\x01\x02\x1b\x0b word " * 40, "many control characters"),
         ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "PDF"),
         ("random.pdf", bytes(range(256)) * 8, "PDF"),
