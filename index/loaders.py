@@ -20,7 +20,8 @@ from index.errors import UnreadableDocument
 #: The loaders' version, part of an index's tokenization key: raised whenever the same
 #: bytes give another text (or a file refused before now loads), so that the next build
 #: re-reads every file instead of keeping what older loaders made of the unchanged ones.
-#: 2: UTF-16 and UTF-32 text read by its byte order mark; an HTML table row is one line.
+#: 2: UTF-16 and UTF-32 text read by its byte order mark; an HTML table row is one line;
+#: a PDF's words hyphenated at line ends joined; Markdown front matter in no section.
 LOADERS_VERSION = 2
 SUPPORTED_SUFFIXES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf"}
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -234,11 +235,20 @@ def clean_whitespace(text: str) -> str:
 
 
 def load_markdown(text: str) -> LoadedDocument:
-    """Keep Markdown source as the display text; sections follow its headings."""
+    """Keep Markdown source as the display text; sections follow its headings.
+
+    A front matter block (Jekyll's and Hugo's ``---`` YAML or ``+++`` TOML before the
+    text) stays in the display text but out of the sections: its fields are no prose
+    to quote, and Markdown would read its closing ``---`` as the underline of a heading
+    made of those fields. Its ``title`` names the document when no level-1 heading does.
+    """
     from markdown_it import MarkdownIt
 
-    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    tokens = MarkdownIt().parse(text)
+    front = _FRONT_MATTER.match(text)
+    body_start = front.end() if front else 0
+    body = text[body_start:]
+    line_starts = [body_start] + [body_start + m.end() for m in re.finditer("\n", body)]
+    tokens = MarkdownIt().parse(body)
     headings: list[tuple[int, int, str]] = []  # (offset, level, title)
     for i, tok in enumerate(tokens):
         if tok.type == "heading_open" and tok.map:
@@ -246,14 +256,23 @@ def load_markdown(text: str) -> LoadedDocument:
             title = tokens[i + 1].content.strip() if i + 1 < len(tokens) else ""
             headings.append((line_starts[tok.map[0]], level, title))
     title = next((h[2] for h in headings if h[1] == 1), "")
-    return LoadedDocument(text, title, "md", blocks_from_headings(text, headings))
+    if not title and front:
+        found = _FRONT_MATTER_TITLE.search(front.group())
+        title = found.group(1).strip().strip("\"'").strip() if found else ""
+    return LoadedDocument(text, title, "md", blocks_from_headings(text, headings, body_start))
 
 
-def blocks_from_headings(text: str, headings: list[tuple[int, int, str]]) -> list[Block]:
-    """Cut *text* at each heading offset, labelling each piece with its heading path."""
+#: A front matter block: ``---`` then YAML up to ``---`` or ``...``, or ``+++`` then TOML
+#: up to ``+++``, each delimiter on a line of its own at the very start of the file.
+_FRONT_MATTER = re.compile(r"\A(?:---[ \t]*\n.*?\n(?:---|\.\.\.)|\+\+\+[ \t]*\n.*?\n\+\+\+)[ \t]*(?:\n|\Z)", re.S)
+_FRONT_MATTER_TITLE = re.compile(r"^title[ \t]*[:=][ \t]*(.+?)[ \t]*$", re.M)
+
+
+def blocks_from_headings(text: str, headings: list[tuple[int, int, str]], start: int = 0) -> list[Block]:
+    """Cut *text* from *start* at each heading offset, labelling each piece with its heading path."""
     blocks: list[Block] = []
     path: list[tuple[int, str]] = []
-    offset, label = 0, None
+    offset, label = start, None
     for start, level, heading in headings:
         if start > offset:
             blocks.append(Block(offset, start, label))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 from index.errors import UnreadableDocument
 from index.loaders import Block
@@ -11,6 +12,9 @@ from index.loaders import LoadedDocument
 from index.loaders import clean_whitespace
 
 PAGE_BREAK = "\n\n"
+#: A word broken over two lines with a hyphen ("tempera-" / "ture"): a letter, the hyphen
+#: and the line break, then a lowercase letter (``_join_broken_words`` checks the case).
+_BROKEN_WORD = re.compile(r"(?<=[^\W\d_])-\n[ \t]*(?=[^\W\d_])")
 
 
 def load_pdf(data: bytes) -> LoadedDocument:
@@ -49,7 +53,7 @@ def load_pdf(data: bytes) -> LoadedDocument:
     blocks: list[Block] = []
     offset = 0
     for number, page_text in enumerate(pages, start=1):
-        page_text = clean_whitespace(page_text)
+        page_text = clean_whitespace(_join_broken_words(page_text))
         if not page_text.strip():
             continue
         if parts:
@@ -59,3 +63,16 @@ def load_pdf(data: bytes) -> LoadedDocument:
         blocks.append(Block(offset, offset + len(page_text), f"Page {number}"))
         offset += len(page_text)
     return LoadedDocument("".join(parts), title[:300], "pdf", blocks)
+
+
+def _join_broken_words(text: str) -> str:
+    """Mend the words justified text breaks at line ends: "tempera-\nture" becomes "temperature".
+
+    PDF text comes line by line as it was laid out, and a hyphenated half is no word a
+    question would use, so the word could not be found. As PDF tools do when they
+    dehyphenate, the hyphen goes when the next line goes on in lowercase; a compound
+    broken at its own hyphen ("well-\nknown") then loses it too, the lesser harm.
+    """
+    if "-\n" not in text:
+        return text
+    return _BROKEN_WORD.sub(lambda m: "" if text[m.end()].islower() else m.group(), text)

@@ -69,6 +69,31 @@ def test_markdown_sections_follow_heading_path():
     assert "Raised beds" in doc.text[drainage.start : drainage.end]
 
 
+@pytest.mark.parametrize(
+    ("front", "title"),
+    [
+        ('---\ntitle: "Volcanoes of Italy"\ntags: [etna]\n---\n', "Volcanoes of Italy"),
+        ("---\ntitle: Volcanoes of Italy\n...\n", "Volcanoes of Italy"),
+        ("+++\ntitle = 'Volcanoes of Italy'\n+++\n", "Volcanoes of Italy"),
+        ("---\nlayout: post\n---\n", "volcanoes"),  # no title: the file's name, as without front matter
+    ],
+)
+def test_markdown_front_matter_names_the_document_and_is_no_section(tmp_path, front, title):
+    path = tmp_path / "volcanoes.md"
+    body = "\nMount Etna is the most active volcano in Europe.\n\n## Etna\n\nIt erupts often."
+    path.write_text(front + body)
+    doc = load_file(path)
+    assert doc.text == front + body and doc.title == title
+    assert doc.blocks[0].start == len(front)  # the fields are in no chunk
+    assert [b.label for b in doc.blocks] == [None, "Etna"]
+
+
+def test_markdown_heading_names_the_document_before_front_matter(tmp_path):
+    path = tmp_path / "notes.md"
+    path.write_text("---\ntitle: Draft\n---\n# Volcanoes\n\nEtna erupts.\n")
+    assert load_file(path).title == "Volcanoes"
+
+
 def test_html_drops_script_style_and_navigation():
     doc = load_file(DATA / "lighthouse.html")
     assert doc.title == "The Lighthouse Keeper"
@@ -85,6 +110,22 @@ def test_pdf_keeps_page_numbers(tmp_path):
     assert doc.title == "Iceland Facts"
     assert [b.label for b in doc.blocks] == ["Page 1", "Page 2"]
     assert "Vatnajokull" in doc.text[doc.blocks[1].start : doc.blocks[1].end]
+
+
+def test_pdf_words_hyphenated_at_line_ends_are_joined(tmp_path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    lines = ["The keeper noted the tempera-", "ture at nine. Storm-", "Watch began in 1887, a well-", "known year."]
+    for line in lines:
+        pdf.cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    path = tmp_path / "log.pdf"
+    pdf.output(str(path))
+    text = load_file(path).text
+    # A lowercase continuation is the rest of the word; a capital starts another one.
+    assert "the temperature at nine. Storm-\nWatch began in 1887, a wellknown year." in text
 
 
 def test_legacy_encoding_falls_back(tmp_path):
