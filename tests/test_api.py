@@ -171,6 +171,23 @@ def test_documents_list_and_health(client):
     assert health["generation"] == 1 and health["documents"] == 4
 
 
+def test_document_page_counts_its_chunks_in_words(client, tmp_path):
+    from index.build import build_index
+    from service import create_app
+
+    for d in client.get("/api/documents").get_json()["documents"]:
+        page = client.get(f"/documents/{d['id']}").get_data(as_text=True)
+        assert d["chunk_count"] > 1 and f" {d['chunk_count']} chunks</p>" in page
+    folder = tmp_path / "short"
+    folder.mkdir()
+    (folder / "note.txt").write_text("The Amazon basin covers seven million square kilometres.")
+    build_index(folder, tmp_path / "short.sqlite")
+    short = create_app({"TESTING": True, "DOCUMENTS": str(folder), "INDEX": str(tmp_path / "short.sqlite")})
+    with short.test_client() as one:
+        (d,) = one.get("/api/documents").get_json()["documents"]
+        assert " 1 chunk</p>" in one.get(f"/documents/{d['id']}").get_data(as_text=True)
+
+
 def test_rebuild_requires_the_admin_token(client, documents):
     assert client.post("/api/index").status_code == 401
     assert client.post("/api/index", headers={"Authorization": "Bearer wrong"}).status_code == 401
