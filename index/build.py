@@ -35,6 +35,7 @@ from index.ingest import batch_size
 from index.ingest import ingest_all
 from index.ingest import start_workers
 from index.postings_file import PostingsWriter
+from index.scan import NOT_STATED
 from index.scan import FileEntry
 from index.scan import scan_documents
 from index.settings import BuildSettings
@@ -215,7 +216,8 @@ def _build(
             workers = start_workers(files, settings, lock_fd)
 
     try:
-        entries = scan_documents(documents_dir, start_early)
+        # A build that reads every file leaves their stat to its readers (ingest_file).
+        entries = scan_documents(documents_dir, start_early, stat_readable=bool(old_docs))
         steps = _steps([_plan(entry, old_docs.get(entry.relpath)) for entry in entries])
     except BaseException:
         if workers is not None:
@@ -287,9 +289,31 @@ def _previous_counts(index_path: Path, meta: dict, n_terms: int) -> StoredCounts
 
 def _expected_postings(to_ingest: list[list[FileEntry]], previous_meta: dict) -> int:
     """About as many postings as the new index will have, or more: the previous index's
-    (for the files it copies) and one per ``BYTES_PER_POSTING`` of each file to read."""
-    new_bytes = sum(entry.size for batch in to_ingest for entry in batch)
+    (for the files it copies) and one per ``BYTES_PER_POSTING`` of each file to read.
+
+    Files the scan did not stat count as the average of a sample of them, stat'ed here,
+    with a margin; should the room still fall short, the counts past it grow in memory.
+    """
+    known = [entry.size for batch in to_ingest for entry in batch if entry.size != NOT_STATED]
+    unknown = [entry.file for batch in to_ingest for entry in batch if entry.size == NOT_STATED]
+    new_bytes = sum(known) + int(len(unknown) * ROOM_MARGIN * _average_size(unknown))
     return int(previous_meta.get("postings", 0)) + new_bytes // BYTES_PER_POSTING
+
+
+#: How many of the files the scan did not stat are stat'ed to size the room for the counts,
+#: and the room given over their average size (a sample's mean is a few percent off).
+SIZE_SAMPLE = 2000
+ROOM_MARGIN = 1.25
+
+
+def _average_size(files: list[str]) -> float:
+    """The mean size of an evenly spaced sample of *files* (0 when none can be stat'ed)."""
+    step = max(1, len(files) // SIZE_SAMPLE)
+    sizes = []
+    for file in files[::step]:
+        with contextlib.suppress(OSError):
+            sizes.append(os.stat(file).st_size)
+    return sum(sizes) / len(sizes) if sizes else 0.0
 
 
 def _plan(entry: FileEntry, previous: dict | None) -> tuple[FileEntry, str]:

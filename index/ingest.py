@@ -35,7 +35,8 @@ from index.chunking import chunk_document
 from index.errors import UnreadableDocument
 from index.loaders import format_of
 from index.loaders import load
-from index.loaders import read_file
+from index.loaders import read_file_stat
+from index.scan import NOT_STATED
 from index.scan import FileEntry
 from index.settings import BuildSettings
 from index.store import DOCUMENT_COLUMNS
@@ -58,6 +59,8 @@ class Ingested:
     relpath: str
     sha256: str | None = None
     error: str | None = None
+    size: int = 0  # of the file as it was read (0 if it could not be)
+    mtime_ns: int = 0
     title: str = ""
     format: str = ""
     text: str = ""
@@ -114,8 +117,8 @@ def document_row(entry: FileEntry, **values) -> tuple:
         "path": entry.relpath,
         "title": path.name,
         "format": format_of(path) or path.suffix.lstrip(".").lower(),
-        "size": entry.size,
-        "mtime_ns": entry.mtime_ns,
+        "size": max(entry.size, 0),  # 0 for a file the scan did not stat (NOT_STATED)
+        "mtime_ns": max(entry.mtime_ns, 0),
         "sha256": None,
         "status": "ok",
         "error": None,
@@ -149,16 +152,17 @@ def ingest_file(
         (build workers), with the same result as the plain Python used without it
     """
     try:
-        data = read_file(path, uncache=True)
+        data, stat = read_file_stat(path, uncache=True)
     except OSError as exc:
         return Ingested(relpath, error=f"cannot be read ({exc.strerror})")
     sha = hashlib.sha256(data).hexdigest()
+    size, mtime_ns = stat.st_size, stat.st_mtime_ns
     try:
         loaded = load(path, data)
     except UnreadableDocument as exc:
-        return Ingested(relpath, sha, error=str(exc))
+        return Ingested(relpath, sha, str(exc), size, mtime_ns)
     except RecursionError:
-        return Ingested(relpath, sha, error="too deeply nested to parse")
+        return Ingested(relpath, sha, "too deeply nested to parse", size, mtime_ns)
     title_numbers = numbering.numbers(loaded.title) * settings.title_weight if settings.title_in_chunks else []
     if counter is not None:
         from index.compiled_chunking import compiled_chunks  # numba: loaded with the counter
@@ -174,7 +178,7 @@ def ingest_file(
             loaded.text, loaded.blocks, settings.chunk_words, settings.chunk_overlap, settings.language
         )
         packed = count_chunk_terms(numbering, loaded.text, [(c.start, c.end) for c in chunks], title_numbers)
-    return Ingested(relpath, sha, None, loaded.title, loaded.format, loaded.text, chunks, packed)
+    return Ingested(relpath, sha, None, size, mtime_ns, loaded.title, loaded.format, loaded.text, chunks, packed)
 
 
 def ingest_batch(
@@ -190,10 +194,12 @@ def ingest_batch(
     read_ahead(entries)
     for entry in entries:
         result = ingest_file(entry.file, entry.relpath, settings, numbering, counter)
+        # The stat of the file as read: the scan's, if it stat'ed the file, may be older.
+        stat = {"size": result.size, "mtime_ns": result.mtime_ns} if result.sha256 else {}
         if result.error is not None:
             # Its first page and chunk are where its own would be, as for a copied failure.
             status = {"status": "failed", "error": result.error, "first_page": len(pages), "first_chunk": len(chunks)}
-            documents.append(document_row(entry, sha256=result.sha256, **status))
+            documents.append(document_row(entry, sha256=result.sha256, **stat, **status))
             failures.append((entry.relpath, result.error))
             continue
         assert result.chunks is not None and result.packed is not None
@@ -201,7 +207,7 @@ def ingest_batch(
         texts = text_pages(result.text)
         first = len(chunks)
         documents.append(
-            (doc_id, entry.relpath, result.title, result.format, entry.size, entry.mtime_ns, result.sha256)
+            (doc_id, entry.relpath, result.title, result.format, result.size, result.mtime_ns, result.sha256)
             + ("ok", None, len(result.chunks), len(pages), len(texts), first)
         )
         pages.extend(enumerate((text.encode() for text in texts), len(pages)))
@@ -237,6 +243,8 @@ def read_ahead(entries: list[FileEntry]) -> None:
             continue
         try:
             with contextlib.suppress(OSError):
+                if entry.size == NOT_STATED and os.fstat(fd).st_size > READ_AHEAD_MAX_BYTES:
+                    continue
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
         finally:
             os.close(fd)

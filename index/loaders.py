@@ -58,7 +58,13 @@ def format_of(path: str | os.PathLike[str]) -> str | None:
 
 
 def read_file(path: str | Path, *, uncache: bool = False) -> bytes:
-    """The bytes of the file at *path*, read with one ``open`` and (nearly always) one ``read``.
+    """The bytes of the file at *path* (``read_file_stat``'s, without the stat)."""
+    return read_file_stat(path, uncache=uncache)[0]
+
+
+def read_file_stat(path: str | Path, *, uncache: bool = False) -> tuple[bytes, os.stat_result]:
+    """The bytes of the file at *path*, read with one ``open`` and (nearly always) one ``read``,
+    and the stat of the file as it was opened (which the read needs anyway, for the size).
 
     ``Path.read_bytes`` builds a buffered file object around the descriptor, which costs
     a small file several times its read: a build reads hundreds of thousands of them.
@@ -74,7 +80,8 @@ def read_file(path: str | Path, *, uncache: bool = False) -> bytes:
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
-        size = os.fstat(fd).st_size
+        stat = os.fstat(fd)
+        size = stat.st_size
         data = os.read(fd, size + 1)
         if len(data) != size:  # it grew or shrank since fstat, or a read returns less (over 2 GB)
             parts = [data]
@@ -84,7 +91,7 @@ def read_file(path: str | Path, *, uncache: bool = False) -> bytes:
         if uncache and hasattr(os, "posix_fadvise"):
             with contextlib.suppress(OSError):
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        return data
+        return data, stat
     finally:
         os.close(fd)
 

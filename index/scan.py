@@ -35,7 +35,13 @@ class FileEntry(NamedTuple):
         return Path(self.file)
 
 
-def scan_documents(root: Path, listed: Callable[[int], object] | None = None) -> list[FileEntry]:
+#: ``FileEntry.size`` and ``mtime_ns`` of a file not stat'ed by the scan (``stat_readable=False``).
+NOT_STATED = -1
+
+
+def scan_documents(
+    root: Path, listed: Callable[[int], object] | None = None, *, stat_readable: bool = True
+) -> list[FileEntry]:
     """Return every visible file under *root*, sorted by relative path.
 
     Walks with ``os.scandir``, whose entries carry their type (and, once asked,
@@ -44,10 +50,14 @@ def scan_documents(root: Path, listed: Callable[[int], object] | None = None) ->
 
     :param listed: called with the number of files of a readable type once the folders
         are listed, before the files are stat'ed (most of a large folder's scan)
+    :param stat_readable: stat the regular files of a readable type too; without it their
+        size and mtime are ``NOT_STATED``, for a build that reads every file anyway (its
+        reader stats the open file): listing without them takes a large folder's scan
+        from seconds to a fraction, while the workers wait for their first files
     """
     root = Path(root)
     real_root = root.resolve()
-    files: list[tuple[str, str, str, bool]] = []  # path, relpath, suffix, is a symlink
+    files: list[tuple[str, str, str, bool, bool]] = []  # path, relpath, suffix, is a symlink, is regular
     folders = [(str(root), "")]
     while folders:
         folder, prefix = folders.pop()
@@ -69,12 +79,25 @@ def scan_documents(root: Path, listed: Callable[[int], object] | None = None) ->
                     folders.append((entry.path, relpath + "/"))
                 continue
             # Strings, not the DirEntry: a folder's worth of those at a time, not all of them.
-            files.append((entry.path, relpath, suffix_of(name), entry.is_symlink()))
+            files.append((entry.path, relpath, suffix_of(name), entry.is_symlink(), _is_regular(entry)))
     if listed is not None:
-        listed(sum(1 for _, _, suffix, _ in files if suffix.lower() in SUPPORTED_SUFFIXES))
-    entries = [_entry(*file, real_root) for file in files]
+        listed(sum(1 for _, _, suffix, _, _ in files if suffix.lower() in SUPPORTED_SUFFIXES))
+    entries = [
+        FileEntry(relpath, path, NOT_STATED, NOT_STATED)
+        if not stat_readable and regular and not is_link and suffix.lower() in SUPPORTED_SUFFIXES
+        else _entry(path, relpath, suffix, is_link, real_root)
+        for path, relpath, suffix, is_link, regular in files
+    ]
     entries.sort(key=lambda e: e.relpath)
     return entries
+
+
+def _is_regular(entry: os.DirEntry) -> bool:
+    """Whether the entry is a regular file, from the type its folder listing gives (no stat)."""
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def _entry(path: str, relpath: str, suffix: str, is_link: bool, real_root: Path) -> FileEntry:

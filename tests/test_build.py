@@ -27,6 +27,7 @@ from index.errors import IndexCorrupt
 from index.growing import GrowingArray
 from index.postings_file import layout
 from index.retrieval import search
+from index.scan import NOT_STATED
 from index.scan import scan_documents
 from index.settings import BuildSettings
 from index.store import IndexFile
@@ -302,6 +303,30 @@ def test_scan_walks_subfolders_but_not_hidden_entries_or_linked_folders(tmp_path
     assert [e.relpath for e in entries] == ["a/b/deep.md", "notes.xyz", "top.txt"]
     assert [e.skip_reason is None for e in entries] == [True, False, True]
     assert entries[0].size == len("# Deep\n\nText.\n") and entries[0].path == root / "a" / "b" / "deep.md"
+    # For a build that reads every file: the same files, the readable ones not stat'ed.
+    listed = scan_documents(root, stat_readable=False)
+    assert [(e.relpath, e.skip_reason) for e in listed] == [(e.relpath, e.skip_reason) for e in entries]
+    assert [(e.size, e.mtime_ns) for e in listed if e.skip_reason is None] == [(NOT_STATED, NOT_STATED)] * 2
+    assert listed[1] == entries[1]  # a file the build will not read keeps its stat
+
+
+@pytest.mark.parametrize("in_workers", [False, True])
+def test_a_full_build_records_each_files_stat_as_it_read_it(documents, index_path, monkeypatch, in_workers):
+    """A full build leaves stat'ing its files to the readers: the rows must hold the files'
+    real size and mtime, or the next build would take every file for changed."""
+    if in_workers:
+        monkeypatch.setattr(ingest, "PARALLEL_MIN_FILES", 1)
+    (documents / "blob.txt").write_bytes(b"\x00\x01" * 500)  # read, then failed
+    (documents / "notes.docx").write_bytes(b"PK\x03\x04")  # skipped unread
+    os.utime(documents / "guide.md", ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+    build_index(documents, index_path, full=True)
+    stats = rows(index_path, "select path, size, mtime_ns from documents")
+    assert len(stats) == 6
+    for path, size, mtime_ns in stats:
+        st = (documents / path).stat()
+        assert (size, mtime_ns) == (st.st_size, st.st_mtime_ns), path
+    again = build_index(documents, index_path)  # every file copied as unchanged: its row matched it
+    assert (again.unchanged, again.failed, again.skipped, again.added, again.changed) == (4, 1, 1, 0, 0)
 
 
 def test_missing_documents_folder(tmp_path):
