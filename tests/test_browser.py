@@ -188,6 +188,10 @@ def test_documents_page_lists_failures(browser, server, documents):
     rows = page.locator("table.documents tbody tr")
     assert rows.count() == 5
     assert page.locator("text=hostile.txt").is_visible()
+    # Column names stay whole on a phone: "Chunks" on one line, not "Chu" over "nks".
+    lines_of = "th => { const r = document.createRange(); r.selectNodeContents(th); return r.getClientRects().length; }"
+    shown = [th for th in page.locator("table.documents th").all() if th.is_visible()]
+    assert len(shown) >= 4 and all(th.evaluate(lines_of) == 1 for th in shown)
     context.close()
 
 
