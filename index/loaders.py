@@ -270,8 +270,14 @@ def load_markdown(text: str) -> LoadedDocument:
 
 
 #: A front matter block: ``---`` then YAML up to ``---`` or ``...``, or ``+++`` then TOML
-#: up to ``+++``, each delimiter on a line of its own at the very start of the file.
-_FRONT_MATTER = re.compile(r"\A(?:---[ \t]*\n.*?\n(?:---|\.\.\.)|\+\+\+[ \t]*\n.*?\n\+\+\+)[ \t]*(?:\n|\Z)", re.S)
+#: up to ``+++``, each delimiter on a line of its own at the very start of the file, and
+#: its first line a field (``name:`` or ``name =``): a file that opens with a rule and a
+#: paragraph underlined by another is prose, not fields.
+_FRONT_MATTER = re.compile(
+    r"\A(?:---[ \t]*\n(?=[ \t]*[A-Za-z_][\w-]*[ \t]*:).*?\n(?:---|\.\.\.)"
+    r"|\+\+\+[ \t]*\n(?=[ \t]*[A-Za-z_][\w.-]*[ \t]*=).*?\n\+\+\+)[ \t]*(?:\n|\Z)",
+    re.S,
+)
 _FRONT_MATTER_TITLE = re.compile(r"^title[ \t]*[:=][ \t]*(.+?)[ \t]*$", re.M)
 
 

@@ -49,7 +49,7 @@ def scan_documents(
     Symlinked folders are not entered.
 
     :param listed: called with the number of files of a readable type once the folders
-        are listed, before the files are stat'ed (most of a large folder's scan)
+        are listed, before any file is stat'ed
     :param stat_readable: stat the regular files of a readable type too; without it their
         size and mtime are ``NOT_STATED``, for a build that reads every file anyway (its
         reader stats the open file): listing without them takes a large folder's scan

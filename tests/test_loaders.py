@@ -88,6 +88,14 @@ def test_markdown_front_matter_names_the_document_and_is_no_section(tmp_path, fr
     assert [b.label for b in doc.blocks] == [None, "Etna"]
 
 
+def test_markdown_opening_with_a_rule_is_no_front_matter(tmp_path):
+    path = tmp_path / "etna.md"
+    path.write_text("---\nEtna erupted in 2021 and again in 2023.\n---\n\nIt is in Sicily.")
+    doc = load_file(path)
+    assert doc.blocks[0].start == 0  # the underlined paragraph is a heading of the text, in its passages
+    assert "Etna erupted in 2021 and again in 2023." in [b.label for b in doc.blocks]
+
+
 def test_markdown_heading_names_the_document_before_front_matter(tmp_path):
     path = tmp_path / "notes.md"
     path.write_text("---\ntitle: Draft\n---\n# Volcanoes\n\nEtna erupts.\n")
