@@ -192,7 +192,7 @@ def unicode_with_bom(data: bytes) -> str | None:
     for bom, encoding in _WIDE_BOMS:
         if data.startswith(bom):
             try:
-                return without_surrogates(data[len(bom) :].decode(encoding))
+                return data[len(bom) :].decode(encoding)  # strict: no lone surrogate gets through
             except UnicodeDecodeError as exc:
                 name = encoding[:6].upper()
                 raise UnreadableDocument(
