@@ -24,8 +24,11 @@ BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"\S+")
-#: A paragraph: lines up to a blank line (paragraph breaks always end a sentence).
-PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]*)*")
+#: A paragraph: lines up to a blank line (paragraph breaks always end a sentence). A line
+#: that starts with "|" is a table row (Markdown's, or a text table's) and a paragraph of
+#: its own: a table has no sentence punctuation, so its rows would otherwise read as one
+#: sentence, and a question about one row would be answered with the whole table.
+PARAGRAPH = re.compile(r"[ \t]*\|[^\n]*|[^\n]+(?:\n(?!\s*\n|[ \t]*\|)[^\n]*)*")
 _HAS_WORD = re.compile(r"\w")
 
 

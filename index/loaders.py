@@ -18,10 +18,11 @@ from pathlib import Path
 from index.errors import UnreadableDocument
 
 #: The loaders' version, part of an index's tokenization key: raised whenever the same
-#: bytes give another text (or a file refused before now loads), so that the next build
-#: re-reads every file instead of keeping what older loaders made of the unchanged ones.
-#: 2: UTF-16 and UTF-32 text read by its byte order mark; an HTML table row is one line;
-#: a PDF's words hyphenated at line ends joined; Markdown front matter in no section.
+#: bytes give another text or other passages (or a file refused before now loads), so that
+#: the next build re-reads every file instead of keeping what older code made of the
+#: unchanged ones. 2: UTF-16 and UTF-32 text read by its byte order mark; an HTML table row
+#: is one line; a PDF's words hyphenated at line ends joined; Markdown front matter in no
+#: section; a line starting with "|" (a table row) a paragraph of its own (``chunking.PARAGRAPH``).
 LOADERS_VERSION = 2
 SUPPORTED_SUFFIXES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf"}
 MAX_FILE_BYTES = 200 * 1024 * 1024

@@ -169,6 +169,18 @@ QUESTIONS = [
 ]
 
 
+def test_a_markdown_table_row_is_answered_by_that_row(tmp_path):
+    hive = (
+        "# The hive\n\nA colony has three kinds of bee.\n\n"
+        "| Caste | Work |\n|---|---|\n| Queen | lays the eggs of the colony |\n"
+        "| Drone | mates with a young queen |\n| Worker | gathers nectar and builds the comb |\n"
+    )
+    index = build(tmp_path, {"hive.md": hive})
+    body = answer(index, Analyzer("english"), "Which bee gathers nectar and builds the comb?")
+    # The row, not the whole table as one "sentence" (a table has no sentence punctuation).
+    assert [s["text"] for s in body["answer"]["sentences"]] == ["| Worker | gathers nectar and builds the comb |"]
+
+
 def test_no_sentence_is_given_twice_and_each_is_the_documents_text(client):
     for question in QUESTIONS:
         body = client.post("/api/ask", json={"question": question}).get_json()

@@ -47,3 +47,14 @@ def test_boilerplate_is_not_chunked_but_stays_in_text():
     chunks = chunk_document(text, [Block(0, len(text), None)], chunk_words=100, overlap=0)
     assert is_boilerplate("Subscribe to Israpundit Daily Digest for Free")
     assert [text[c.start : c.end] for c in chunks] == ["Real content sentence one.", "Real content two."]
+
+
+def test_table_rows_are_sentences_of_their_own():
+    text = "Castes\n| Caste | Work |\n|---|---|\n  | Queen | lays eggs |\nA line after.\nMore of it."
+    assert [text[s.start : s.end] for s in sentence_spans(text)] == [
+        "Castes",
+        "| Caste | Work |",
+        "| Queen | lays eggs |",
+        "A line after.",
+        "More of it.",
+    ]

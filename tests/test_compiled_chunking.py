@@ -59,7 +59,8 @@ def test_text_without_boilerplate_words_is_not_flagged():
 
 _PIECES = st.sampled_from(
     ["Word", "words", "Dr.", "e.g.", "U.S.", "3.5", "end.", "Why?", "Yes!", "…", "—", "_", "x_y", "café", "日本語",
-     "“Quoted.”", "(see below)", "•", "¶", "½", "Read more", "1 Comment", "Subscribe to this"]
+     "“Quoted.”", "(see below)", "•", "¶", "½", "Read more", "1 Comment", "Subscribe to this", "|", "| cell |",
+     "|---|"]
 )  # fmt: skip
 _SPACE = st.sampled_from([" ", " ", " ", "  ", "\n", "\n\n", "\n \n", "\t", "\xa0", "\x85", "\u2003", "\u3000", ""])
 
