@@ -58,11 +58,6 @@ def format_of(path: str | os.PathLike[str]) -> str | None:
     return SUPPORTED_SUFFIXES.get(suffix_of(os.path.basename(path)).lower())
 
 
-def read_file(path: str | Path, *, uncache: bool = False) -> bytes:
-    """The bytes of the file at *path* (``read_file_stat``'s, without the stat)."""
-    return read_file_stat(path, uncache=uncache)[0]
-
-
 def read_file_stat(path: str | Path, *, uncache: bool = False) -> tuple[bytes, os.stat_result]:
     """The bytes of the file at *path*, read with one ``open`` and (nearly always) one ``read``,
     and the stat of the file as it was opened (which the read needs anyway, for the size).
@@ -287,11 +282,11 @@ def blocks_from_headings(text: str, headings: list[tuple[int, int, str]], start:
     blocks: list[Block] = []
     path: list[tuple[int, str]] = []
     offset, label = start, None
-    for start, level, heading in headings:
-        if start > offset:
-            blocks.append(Block(offset, start, label))
+    for at, level, heading in headings:
+        if at > offset:
+            blocks.append(Block(offset, at, label))
         path = [p for p in path if p[0] < level] + [(level, heading)]
-        offset, label = start, " › ".join(h for _, h in path if h) or None
+        offset, label = at, " › ".join(h for _, h in path if h) or None
     if offset < len(text):
         blocks.append(Block(offset, len(text), label))
     return blocks

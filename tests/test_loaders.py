@@ -14,7 +14,7 @@ from index.chunking import chunk_document
 from index.errors import UnreadableDocument
 from index.loaders import clean_whitespace
 from index.loaders import load
-from index.loaders import read_file
+from index.loaders import read_file_stat
 from tests.conftest import ARTICLE
 from tests.conftest import DATA
 from tests.conftest import PDF_PAGES
@@ -29,8 +29,8 @@ def load_file(path: Path):
 def test_read_file_gives_the_whole_file(tmp_path, data):
     path = tmp_path / "f.txt"
     path.write_bytes(data)
-    assert read_file(path) == data
-    assert read_file(str(path)) == data
+    assert read_file_stat(path)[0] == data
+    assert read_file_stat(str(path))[0] == data
 
 
 def test_read_file_reads_past_a_size_that_is_wrong():
@@ -38,15 +38,15 @@ def test_read_file_reads_past_a_size_that_is_wrong():
     path = Path("/proc/self/status")
     if not path.exists() or path.stat().st_size != 0:
         pytest.skip("needs Linux /proc")
-    data = read_file(path)
+    data = read_file_stat(path)[0]
     assert data.startswith(b"Name:") and data.endswith(b"\n") and len(data) > 200
 
 
 def test_read_file_raises_os_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
-        read_file(tmp_path / "missing.txt")
+        read_file_stat(tmp_path / "missing.txt")
     with pytest.raises(IsADirectoryError):
-        read_file(tmp_path)
+        read_file_stat(tmp_path)
 
 
 def test_article_title_sections_and_comments():
