@@ -29,6 +29,9 @@ def ranker() -> Ranker:
         except (ImportError, OSError, RuntimeError):  # no numba here, or nowhere to keep its compiled code
             _ranker = exact_top_k
         else:
+            ids, impacts = np.zeros(1, np.int32), np.ones(1)
+            ids.flags.writeable = impacts.flags.writeable = False  # as the mapped postings are
+            dense_top_k(1, [TermList(ids, impacts, ids, 0.0)], 1)  # compiled now, not at a question
             _ranker = dense_top_k
     return _ranker
 

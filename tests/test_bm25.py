@@ -222,6 +222,85 @@ def test_compiled_ranking_equals_adding_every_list_ties_included():
     assert dense_top_k(10, [], 5)[0].tolist() == []
 
 
+def dense_reference(n_chunks: int, lists: list[TermList], k: int) -> tuple[list[int], list[float]]:
+    """The top *k* by adding every list in double precision, ties to the lower chunk id."""
+    dense = np.zeros(n_chunks)
+    for t in lists:
+        dense[t.ids] += t.impacts * t.weight
+    want = [int(i) for i in np.argsort(-dense, kind="stable")[:k] if dense[i] > 0]
+    return want, dense[want].tolist()
+
+
+def test_compiled_ranking_of_near_ties_is_exact():
+    """Positive impacts are added in single precision first: chunks whose scores differ in
+    the last bits of double precision look equal there, and the exact top k must still come
+    out, with rank_bm25's bits."""
+    from index.kernels import dense_top_k
+
+    rng = np.random.default_rng(23)
+    for _ in range(300):
+        n_chunks = int(rng.integers(2, 3000))
+        lists = []
+        for _ in range(rng.integers(1, 9)):
+            ids = np.sort(rng.choice(n_chunks, size=rng.integers(1, n_chunks + 1), replace=False)).astype(np.int32)
+            # A few values, each nudged by a few units of double precision's last place.
+            base = rng.choice([0.25, 1.0, 3.0], len(ids)) * rng.choice([1.0, 7.3])
+            impacts = base * (1 + rng.integers(0, 4, len(ids)) * 2.0**-50)
+            lists.append(TermList(ids, impacts, ids, 0.0, float(rng.choice([1.0, 1.0, 0.5, 0.125]))))
+        k = int(rng.integers(1, 15))
+        want, want_scores = dense_reference(n_chunks, lists, k)
+        for _ in range(2):  # the second call checks both buffers were left clean
+            ids, scores = dense_top_k(n_chunks, lists, k)
+            assert ids.tolist() == want
+            assert scores.tolist() == want_scores
+
+
+def test_compiled_ranking_of_scores_split_differently_is_exact():
+    """Chunks whose exact scores differ by a millionth of single precision's resolution, each
+    the sum of several terms split differently: single-precision rounding orders them at
+    random, and only the first pass's margin keeps the exact top k among its candidates."""
+    from index.kernels import dense_top_k
+
+    rng = np.random.default_rng(29)
+    for _ in range(100):
+        n_chunks, n_terms = int(rng.integers(50, 2000)), int(rng.integers(2, 6))
+        totals = 1.0 + rng.integers(0, 8, n_chunks) * 2.0**-44
+        shares = rng.dirichlet(np.ones(n_terms), n_chunks)  # each chunk's total split over the terms
+        ids = np.arange(n_chunks, dtype=np.int32)
+        lists = [TermList(ids, totals * shares[:, t], ids, 0.0) for t in range(n_terms)]
+        k = int(rng.integers(1, 15))
+        want, want_scores = dense_reference(n_chunks, lists, k)
+        for _ in range(2):
+            ids, scores = dense_top_k(n_chunks, lists, k)
+            assert ids.tolist() == want
+            assert scores.tolist() == want_scores
+
+
+@pytest.mark.parametrize(
+    "case", ["thousands tie", "scores rise chunk after chunk", "an impact single precision cannot hold"]
+)
+def test_compiled_ranking_is_exact_where_the_first_pass_gives_up(case):
+    """Past what the single-precision pass can keep (thousands of chunks within its margin of
+    the k-th best) or hold (an impact below its range), the ranking adds in double precision."""
+    from index.kernels import dense_top_k
+
+    n_chunks = 20_000
+    ids = np.arange(n_chunks, dtype=np.int32)
+    if case == "thousands tie":
+        impacts = np.where(ids % 3 == 0, 2.0, 1.0)  # 6,667 chunks tie for the top
+    elif case == "scores rise chunk after chunk":
+        impacts = 1.0 + ids * 1e-7  # each chunk beats the last: every one is kept, then dropped
+    else:
+        impacts = np.where(ids == 7, 1e-35, 1.0 + (ids % 5))
+    other = TermList(ids[::2].copy(), np.full(n_chunks // 2, 0.5), ids[::2].copy(), 0.0)
+    lists = [TermList(ids, impacts, ids, 0.0), other]
+    for k in (1, 10, 50):
+        want, want_scores = dense_reference(n_chunks, lists, k)
+        for _ in range(2):
+            found, scores = dense_top_k(n_chunks, lists, k)
+            assert found.tolist() == want and scores.tolist() == want_scores
+
+
 @pytest.mark.parametrize("halves", [1, 2])
 def test_compiled_grouping_places_postings_as_a_stable_sort_does(halves):
     from index.kernels import impacts_by_term
