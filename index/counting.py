@@ -110,7 +110,6 @@ def _count(buf, bounds, title, is_space, table, multi_at, multi_terms, tf):  # p
     # and 3 distinct terms per chunk, 4-5 the start and end of each missing piece
     out = np.empty((6, capacity), np.int32)
     touched = np.empty(longest + len(title) + 1, np.int64)  # a chunk has at most a term per character
-    one = np.zeros(1, np.int32)
     n_post = 0
     n_missing = 0
     for c in range(n_chunks):
@@ -136,14 +135,18 @@ def _count(buf, bounds, title, is_space, table, multi_at, multi_terms, tf):  # p
                 out[5, n_missing] = j
                 n_missing += 1
             elif n_missing == 0 and value != _NO_TERMS:
-                if value >= _MULTI:
+                if value >= _MULTI:  # a row of the multi-term table, its terms in order
                     row = np.int64(value - _MULTI)
-                    terms = multi_terms[multi_at[row] : multi_at[row + 1]]
-                else:
-                    one[0] = np.int32(value - np.uint64(2))
-                    terms = one
-                n_touched = _tally(terms, tf, touched, n_touched)
-                length += len(terms)
+                    first, stop = multi_at[row], multi_at[row + 1]
+                else:  # one term: no array is made for it (most pieces)
+                    first, stop = np.int64(-1), np.int64(0)
+                for at in range(first, stop):
+                    term = np.int64(value - np.uint64(2)) if at < 0 else np.int64(multi_terms[at])
+                    if tf[term] == 0:
+                        touched[n_touched] = term
+                        n_touched += 1
+                    tf[term] += 1
+                length += stop - first
             i = j
         n_touched = _tally(title, tf, touched, n_touched)
         length += len(title)
