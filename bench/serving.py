@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (docqa serve's default: 4)")
     args = parser.parse_args()
     port = free_port()
     env = {**os.environ, "DOCQA_ASK_RATE_LIMIT": "0"}
@@ -95,6 +96,8 @@ def main() -> None:
             str(port),
             "--workers",
             str(args.workers),
+            "--threads",
+            str(args.threads),
         ],
         env=env,
         stdout=log,
@@ -125,6 +128,7 @@ def main() -> None:
         result = {
             "chunks": health["chunks"],
             "workers": args.workers,
+            "threads": args.threads,
             "ready_s": round(ready_s, 2),
             "rss_mb_at_start": memory_start["rss"],
             "pss_mb_at_start": memory_start["pss"],
