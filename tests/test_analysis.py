@@ -3,6 +3,7 @@ from hypothesis import example
 from hypothesis import given
 from hypothesis import settings
 
+from index.analysis import _TOKEN_RE
 from index.analysis import Analyzer
 from index.analysis import TermNumbering
 from index.analysis import normalize
@@ -65,6 +66,8 @@ def test_tokens_are_the_terms_in_order_with_their_spans(text):
     assert [t.term for t in tokens] == A.terms(text)
     assert all(A.terms(text[t.start : t.end]) == [t.term] for t in tokens)
     assert all(a.end <= b.start for a, b in zip(tokens, tokens[1:], strict=False))
+    # tokens() finds its spans without match objects: they are the pattern's matches that have a term.
+    assert [(t.start, t.end) for t in tokens] == [m.span() for m in _TOKEN_RE.finditer(text) if A.term(m.group())]
 
 
 def test_only_stop_words_and_punctuation_give_no_terms():
