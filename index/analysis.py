@@ -69,7 +69,8 @@ class Token(NamedTuple):
     end: int
 
 
-#: The token pattern as ``re.split``'s group: the text between tokens and the tokens, in turn.
+#: The token pattern as ``re.split``'s group: the text between tokens and the tokens, in turn
+#: (so ``_TOKEN_RE`` must keep its own groups non-capturing).
 _TOKEN_SPLIT = re.compile(f"({_TOKEN_RE.pattern})")
 #: ``Token`` from a (term, start, end) tuple in C, as ``Token._make`` does in Python.
 _new_token = partial(tuple.__new__, Token)
