@@ -29,11 +29,18 @@ def ranker() -> Ranker:
         except (ImportError, OSError, RuntimeError):  # no numba here, or nowhere to keep its compiled code
             _ranker = exact_top_k
         else:
-            ids, impacts = np.zeros(1, np.int32), np.ones(1)
-            ids.flags.writeable = impacts.flags.writeable = False  # as the mapped postings are
+            ids, impacts = _one_mapped_posting()
             dense_top_k(1, [TermList(ids, impacts, ids, 0.0)], 1)  # compiled now, not at a question
             _ranker = dense_top_k
     return _ranker
+
+
+def _one_mapped_posting() -> tuple[np.ndarray, np.ndarray]:
+    """A one-posting list (chunk 0, impact 1.0) typed as mapped postings are (int32 ids,
+    float64 impacts, both read-only): what warms a compiled loop up for real queries."""
+    ids, impacts = np.zeros(1, np.int32), np.ones(1)
+    ids.flags.writeable = impacts.flags.writeable = False
+    return ids, impacts
 
 
 class Hit(NamedTuple):
@@ -86,8 +93,7 @@ def rescorer() -> Adder:
         except (ImportError, OSError, RuntimeError):  # as in ranker()
             _add_found = add_found_numpy
         else:
-            ids, impacts = np.zeros(1, np.int32), np.zeros(1)
-            ids.flags.writeable = impacts.flags.writeable = False  # as the mapped postings are
+            ids, impacts = _one_mapped_posting()
             add_found(np.zeros(1), np.zeros(1, np.int32), ids, impacts, 0.5)
             _add_found = add_found
     return _add_found

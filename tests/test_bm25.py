@@ -205,6 +205,15 @@ def random_lists(rng: np.random.Generator, n_chunks: int) -> list[TermList]:
     return lists
 
 
+def dense_reference(n_chunks: int, lists: list[TermList], k: int) -> tuple[list[int], list[float]]:
+    """The top *k* by adding every list in double precision, ties to the lower chunk id."""
+    dense = np.zeros(n_chunks)
+    for t in lists:
+        dense[t.ids] += t.impacts * t.weight
+    want = [int(i) for i in np.argsort(-dense, kind="stable")[:k] if dense[i] > 0]
+    return want, dense[want].tolist()
+
+
 def test_compiled_ranking_equals_adding_every_list_ties_included():
     from index.kernels import dense_top_k
 
@@ -213,24 +222,12 @@ def test_compiled_ranking_equals_adding_every_list_ties_included():
         n_chunks = int(rng.integers(2, 400))
         lists = random_lists(rng, n_chunks)
         k = int(rng.integers(1, 15))
-        dense = np.zeros(n_chunks)
-        for t in lists:
-            dense[t.ids] += t.impacts * t.weight
-        want = [int(i) for i in np.argsort(-dense, kind="stable")[:k] if dense[i] > 0]
+        want, want_scores = dense_reference(n_chunks, lists, k)
         for _ in range(2):  # the second call checks the reused buffer was left clean
             ids, scores = dense_top_k(n_chunks, lists, k)
             assert ids.tolist() == want
-            assert scores.tolist() == dense[want].tolist()  # bit-equal: same additions, same order
+            assert scores.tolist() == want_scores  # bit-equal: same additions, same order
     assert dense_top_k(10, [], 5)[0].tolist() == []
-
-
-def dense_reference(n_chunks: int, lists: list[TermList], k: int) -> tuple[list[int], list[float]]:
-    """The top *k* by adding every list in double precision, ties to the lower chunk id."""
-    dense = np.zeros(n_chunks)
-    for t in lists:
-        dense[t.ids] += t.impacts * t.weight
-    want = [int(i) for i in np.argsort(-dense, kind="stable")[:k] if dense[i] > 0]
-    return want, dense[want].tolist()
 
 
 def test_compiled_ranking_of_near_ties_is_exact():
