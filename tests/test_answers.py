@@ -8,6 +8,8 @@ from index.analysis import Analyzer
 from index.build import build_index
 from index.settings import BuildSettings
 from index.store import IndexFile
+from service.answers import _WORDS
+from service.answers import _casefolded_words
 from service.answers import _shingles
 from service.answers import answer
 from service.answers import answerable
@@ -238,3 +240,9 @@ def test_shingles_are_every_three_word_window_casefolded(words):
     folded = [w.casefold() for w in words if w != "—"]
     expected = {tuple(folded[i : i + 3]) for i in range(max(len(folded) - 2, 1))}
     assert _shingles(text) == expected
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)) | st.text())
+def test_passage_words_are_the_patterns_matches_casefolded(text):
+    # ASCII text takes a byte-table path; it must find the same words as the pattern.
+    assert _casefolded_words(text) == [w.casefold() for w in _WORDS.findall(text)]
