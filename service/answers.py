@@ -153,19 +153,23 @@ def retrieve(
 
 #: Every ASCII byte that is not a letter or digit (what ``_WORDS`` leaves out of ASCII text) -> a space.
 _ASCII_NON_WORD = bytes(c if chr(c).isalnum() and c < 128 else 32 for c in range(256))
+#: A character of ``_WORDS`` outside ASCII (a letter or digit such as "é").
+_NON_ASCII_WORD_CHARACTER = re.compile(r"[^\W\x00-\x7f]")
 
 
 def _casefolded_words(text: str) -> list[str]:
     """``_WORDS``' matches in *text*, casefolded.
 
     An answer takes the words of each of its ten or so passages to find near-duplicates,
-    and the pattern's per-character test was most of that. In ASCII text its words are
-    the runs of letters and digits and casefolding is lowering: every other byte made a
-    space by one table lookup (``bytes.translate``) and ``split`` give the same words
+    and the pattern's per-character test was most of that. When every letter and digit
+    of the text is ASCII (curly quotes, dashes and no-break spaces are not letters), its
+    words are the runs of ASCII letters and digits and casefolding is lowering: every
+    other character made a space by one table lookup (``bytes.translate``, after
+    ``encode`` made each other character a "?") and ``split`` give the same words
     several times faster. Other text takes the pattern.
     """
-    if text.isascii():
-        return text.encode("ascii").lower().translate(_ASCII_NON_WORD).decode("ascii").split()
+    if text.isascii() or not _NON_ASCII_WORD_CHARACTER.search(text):
+        return text.encode("ascii", "replace").lower().translate(_ASCII_NON_WORD).decode("ascii").split()
     return list(map(str.casefold, _WORDS.findall(text)))
 
 
