@@ -13,7 +13,10 @@ from __future__ import annotations
 import math
 import re
 import time
+from bisect import bisect_left
+from bisect import bisect_right
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 from urllib.parse import urlencode
 
@@ -213,6 +216,10 @@ class _Sentence:
     matched: set[str]
 
 
+_START = attrgetter("start")
+_END = attrgetter("end")
+
+
 class _Read:
     """Each passage's tokens and sentences, worked out once per answer.
 
@@ -226,6 +233,7 @@ class _Read:
         self._tokens: dict[int, list[Token]] = {}
         self._sentences: dict[int, list[Span]] = {}
         self._sentence_tokens: dict[int, list[tuple[Span, list[Token]]]] = {}
+        self._marked: dict[tuple[int, frozenset[str]], list[Token]] = {}
 
     def tokens(self, chunk: ChunkRow) -> list[Token]:
         if chunk.idx not in self._tokens:
@@ -243,30 +251,38 @@ class _Read:
         return self._sentences[chunk.idx]
 
     def sentence_tokens(self, chunk: ChunkRow) -> list[tuple[Span, list[Token]]]:
-        """Each sentence of the passage with the tokens inside it."""
+        """Each sentence of the passage with the tokens inside it: those from the first
+        that starts at or after the sentence's start, up to the first that ends past its end.
+
+        Tokens ascend and do not overlap, so their starts and ends both ascend and each
+        sentence's tokens are found by binary search instead of a step per token.
+        """
         if chunk.idx in self._sentence_tokens:
             return self._sentence_tokens[chunk.idx]
         tokens = self.tokens(chunk)
+        starts = list(map(_START, tokens))
+        ends = list(map(_END, tokens))
         out, i = [], 0
         for span in self.sentences(chunk):
-            while i < len(tokens) and tokens[i].start < span.start:
-                i += 1
-            j = i
-            while j < len(tokens) and tokens[j].end <= span.end:
-                j += 1
+            i = bisect_left(starts, span.start, i)
+            j = bisect_right(ends, span.end, i)
             out.append((span, tokens[i:j]))
             i = j
         self._sentence_tokens[chunk.idx] = out
         return out
 
     def highlights(self, chunk: ChunkRow, terms: set[str], start: int = 0, end: int | None = None) -> list[list[int]]:
-        """Spans of question terms in ``chunk.text[start:end]``, relative to *start*."""
+        """Spans of question terms in ``chunk.text[start:end]``, relative to *start*.
+
+        An answer asks this of the same passages several times (whole, and per quoted
+        sentence) with the same terms: the passage's tokens of those terms are kept.
+        """
         end = len(chunk.text) if end is None else end
-        return [
-            [t.start - start, t.end - start]
-            for t in self.tokens(chunk)
-            if t.term in terms and start <= t.start and t.end <= end
-        ]
+        key = (chunk.idx, frozenset(terms))
+        marked = self._marked.get(key)
+        if marked is None:
+            marked = self._marked[key] = [t for t in self.tokens(chunk) if t.term in terms]
+        return [[t.start - start, t.end - start] for t in marked if start <= t.start and t.end <= end]
 
 
 def _score_sentences(
