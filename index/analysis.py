@@ -121,13 +121,21 @@ class Analyzer:
         worker: not kept.
         """
         parts = _TOKEN_SPLIT.split(text)
-        raws = parts[1::2]
+        ends = list(accumulate(map(len, parts)))  # a token's start is where the text before it ends
+        return self._tokens(parts[1::2], ends[:-1:2], ends[1::2])
+
+    def tokens_at(self, text: str, starts: list[int], ends: list[int]) -> list[Token]:
+        """The tokens of *text* given the spans of its token pattern matches (``tokens`` finds
+        them with the pattern; index/compiled_tokens.py in compiled code)."""
+        return self._tokens(list(map(text.__getitem__, map(slice, starts, ends))), starts, ends)
+
+    def _tokens(self, raws: list[str], starts: list[int], ends: list[int]) -> list[Token]:
+        """The tokens of raw words at those spans, stop words and markers (term "") left out."""
         terms = list(map(self._cache.get, raws))
         if None in terms:
             cached = self._cached
             terms = [cached(raw) if term is None else term for raw, term in zip(raws, terms, strict=True)]
-        ends = list(accumulate(map(len, parts)))  # a token's start is where the text before it ends
-        return list(map(_new_token, compress(zip(terms, ends[:-1:2], ends[1::2], strict=True), terms)))
+        return list(map(_new_token, compress(zip(terms, starts, ends, strict=True), terms)))
 
     def terms(self, text: str) -> list[str]:
         """Return just the terms of *text*, in order: the BM25 view of it (the build's hot loop)."""

@@ -15,6 +15,7 @@ import re
 import time
 from bisect import bisect_left
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -216,6 +217,29 @@ class _Sentence:
     matched: set[str]
 
 
+Tokenizer = Callable[[Analyzer, str], list[Token]]
+_tokenizer: Tokenizer | None = None
+
+
+def passage_tokenizer() -> Tokenizer:
+    """``Analyzer.tokens``, its spans found in compiled code where numba is available
+    (index/compiled_tokens.py: a third less time a passage), loaded on first use: the
+    server calls this before forking its workers, so that no question waits for it."""
+    global _tokenizer
+    if _tokenizer is None:
+        try:
+            from index.compiled_tokens import token_spans
+            from index.compiled_tokens import tokens
+        except (ImportError, OSError, RuntimeError):  # as in index.retrieval.ranker()
+            _tokenizer = Analyzer.tokens
+        else:
+            # Compiled (or loaded from numba's cache) now; no word is stemmed, which would
+            # load the lemma dictionary before forking (service/server.py: warm_worker).
+            token_spans("Warm up, caf\u00e9.")
+            _tokenizer = tokens
+    return _tokenizer
+
+
 _START = attrgetter("start")
 _END = attrgetter("end")
 
@@ -237,7 +261,7 @@ class _Read:
 
     def tokens(self, chunk: ChunkRow) -> list[Token]:
         if chunk.idx not in self._tokens:
-            self._tokens[chunk.idx] = self.analyzer.tokens(chunk.text)
+            self._tokens[chunk.idx] = passage_tokenizer()(self.analyzer, chunk.text)
         return self._tokens[chunk.idx]
 
     def following(self, chunk: ChunkRow) -> ChunkRow | None:

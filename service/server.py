@@ -44,8 +44,10 @@ def serve(app: Flask, host: str, port: int, workers: int = 2, threads: int = 4) 
     """Serve *app* until interrupted, with *workers* processes of *threads* threads each."""
     from index.retrieval import ranker
     from index.retrieval import rescorer
+    from service.answers import passage_tokenizer
 
     ranker()  # load the compiled ranking once, here, so that forked workers start with it
+    passage_tokenizer()  # and the answers' tokenizing
     if app.config["FEEDBACK_TERMS"]:
         rescorer()  # and feedback's rescoring
     DocqaServer(
