@@ -7,9 +7,31 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 #: method, path, status, milliseconds: never headers, so an admin token is never logged
 ACCESS_LOG_FORMAT = "%(m)s %(U)s %(s)s %(M)sms"
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, making only the four values ``ACCESS_LOG_FORMAT`` prints.
+
+    For every access line gunicorn's own ``atoms`` formats the time and copies every
+    request header, response header and WSGI variable into a dict that the format never
+    reads: 79-90 us a line against 27-35 us this way (a loop of 20,000 lines here), about
+    1% of the server's CPU time for an answered question.
+    """
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        return {
+            "m": environ.get("REQUEST_METHOD"),
+            "U": environ.get("PATH_INFO"),
+            "s": status,
+            "M": request_time.seconds * 1000 + request_time.microseconds // 1000,
+        }
 
 
 class DocqaServer(BaseApplication):
@@ -59,6 +81,7 @@ def serve(app: Flask, host: str, port: int, workers: int = 2, threads: int = 4) 
             "threads": threads,
             "accesslog": "-",
             "access_log_format": ACCESS_LOG_FORMAT,
+            "logger_class": AccessLogger,
             "errorlog": "-",
             "timeout": 60,
             "graceful_timeout": 10,

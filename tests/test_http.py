@@ -1,6 +1,7 @@
 """A real ``docqa serve`` process on 127.0.0.1, talked to with curl and urllib."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,16 @@ def test_curl_good_empty_and_malformed(live_server):
     assert status == 400 and "not valid JSON" in body["error"]["message"]
     status, body = curl("-d", "question=hello", url)
     assert status == 415
+    # One access line per request: method, path (never the query string), status, milliseconds.
+    curl(live_server.url + "/api/documents?secret=1")
+    lines = re.findall(r"^([A-Z]+) (\S+) (\d{3}) (\d+)ms$", live_server.output(), re.M)
+    assert [line[:3] for line in lines if line[1] != "/healthz"] == [
+        ("POST", "/api/ask", "200"),
+        ("POST", "/api/ask", "400"),
+        ("POST", "/api/ask", "400"),
+        ("POST", "/api/ask", "415"),
+        ("GET", "/api/documents", "200"),
+    ]
 
 
 def test_security_headers_on_every_response(live_server):
