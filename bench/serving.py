@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bench.speed import questions  # noqa: E402
+from service.server import DEFAULT_THREADS  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 LUA = """
@@ -78,7 +79,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (docqa serve's default: 4)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads per worker (as docqa serve)")
     args = parser.parse_args()
     port = free_port()
     env = {**os.environ, "DOCQA_ASK_RATE_LIMIT": "0"}

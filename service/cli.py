@@ -14,6 +14,7 @@ from flask import Flask
 from index.build import build_index
 from index.errors import DocqaError
 from index.settings import BuildSettings
+from service.server import DEFAULT_THREADS
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -106,7 +107,9 @@ def _rebuild_quietly(app: Flask) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Server processes.")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256), help="Threads per process.")
+@click.option(
+    "--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(1, 256), help="Threads per process."
+)
 @click.option("--dev", is_flag=True, help="Use Flask's debug server (reloads code; never in production).")
 def serve_command(
     documents: str | None, index_path: str | None, host: str, port: int, workers: int, threads: int, dev: bool
