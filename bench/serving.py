@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bench.speed import questions  # noqa: E402
-from service.server import DEFAULT_THREADS  # noqa: E402
+from service import DEFAULT_THREADS  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 LUA = """

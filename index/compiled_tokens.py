@@ -49,7 +49,8 @@ def _is_letter(point, classes):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _spans(points, classes, apostrophes, out):  # pragma: no cover - compiled
     """Write the (start, end) of each token match into *out*'s rows, footnote markers left out;
-    return how many, or -1 when a code point lies beyond *classes*."""
+    return how many, or -1 when a code point lies beyond *classes* (whose bit 1 is ``_WORD``,
+    bit 2 ``_DIGIT``)."""
     n = len(points)
     for i in range(n):
         if points[i] >= len(classes):

@@ -13,6 +13,16 @@ from index.settings import DEFAULTS
 from index.settings import coerce
 from index.settings import from_environ
 
+#: Threads per worker process of ``docqa serve``. Answering is CPU-bound Python, so one process
+#: runs one answer at a time whatever its threads; a second thread starts the next request while
+#: the first waits on a socket or a page of the index. Four made each process switch between more
+#: answers than it can run: 2 threads gave 2-18% more answered questions a second than 4 in seven
+#: alternating pairs at 130,000 chunks (wrk, 16 connections), and 1 thread half as many in two runs
+#: of three (a worker whose one thread serves many kept-alive connections while the other worker
+#: has few). Here rather than in service/server.py, so that commands other than serve do not
+#: import gunicorn (which Windows' Python cannot).
+DEFAULT_THREADS = 2
+
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Create the app: defaults, then instance/config.py, then DOCQA_* variables, then *test_config*.

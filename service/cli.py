@@ -14,7 +14,7 @@ from flask import Flask
 from index.build import build_index
 from index.errors import DocqaError
 from index.settings import BuildSettings
-from service.server import DEFAULT_THREADS
+from service import DEFAULT_THREADS
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 

@@ -9,13 +9,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-#: Threads per worker process. Answering is CPU-bound Python, so one process runs one answer at a
-#: time whatever its threads; a second thread starts the next request while the first waits on a
-#: socket or a page of the index. Four made each process switch between more answers than it can
-#: run: 2 threads gave 2-18% more answered questions a second than 4 in seven alternating pairs at
-#: 130,000 chunks (wrk, 16 connections), and 1 thread half as many in two runs of three (a worker
-#: whose one thread serves many kept-alive connections while the other worker has few).
-DEFAULT_THREADS = 2
+from service import DEFAULT_THREADS
 
 #: method, path, status, milliseconds: never headers, so an admin token is never logged
 ACCESS_LOG_FORMAT = "%(m)s %(U)s %(s)s %(M)sms"
