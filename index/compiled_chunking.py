@@ -14,7 +14,6 @@ and finding them needs the pattern.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import numba
@@ -26,6 +25,7 @@ from index.chunking import PARAGRAPH
 from index.chunking import Chunk
 from index.chunking import chunk_document
 from index.loaders import Block
+from index.unicode_tables import classes_table
 
 #: Words every boilerplate line (``chunking.BOILERPLATE``) contains one of, ignoring case:
 #: a text without any has no boilerplate sentence.
@@ -60,13 +60,7 @@ def character_classes() -> np.ndarray:
     """Per code point: bit 1 ``str.isspace``, bit 2 ``re``'s ``\\w``; built once per process (0.3 s)."""
     global _CLASSES
     if _CLASSES is None:
-        every = "".join(map(chr, range(0x110000)))
-        classes = np.zeros(0x110000, np.uint8)
-        for found in re.finditer(r"\s+", every):  # re's \s is str.isspace (the tests check it)
-            classes[found.start() : found.end()] |= _SPACE
-        for found in re.finditer(r"\w+", every):
-            classes[found.start() : found.end()] |= _WORD
-        _CLASSES = classes
+        _CLASSES = classes_table({r"\s": _SPACE, r"\w": _WORD})  # re's \s is str.isspace (the tests check it)
     return _CLASSES
 
 

@@ -13,13 +13,12 @@ ideograph) returns None and takes the pattern.
 
 from __future__ import annotations
 
-import re
-
 import numba
 import numpy as np
 
 from index.analysis import Analyzer
 from index.analysis import Token
+from index.unicode_tables import classes_table
 
 _WORD = np.uint8(1)  # re's \w
 _DIGIT = np.uint8(2)  # re's \d
@@ -27,17 +26,7 @@ _TABLE_SIZE = 0x10000
 _APOSTROPHES = np.array([ord(c) for c in "'’‘"], np.uint32)  # the pattern's word joiners
 
 
-def _classes() -> np.ndarray:
-    """``_WORD`` and ``_DIGIT`` bits of every code point below ``_TABLE_SIZE``, as ``re`` matches them."""
-    every = "".join(map(chr, range(_TABLE_SIZE)))
-    classes = np.zeros(_TABLE_SIZE, np.uint8)
-    for pattern, bit in ((r"\w+", _WORD), (r"\d+", _DIGIT)):
-        for found in re.finditer(pattern, every):
-            classes[found.start() : found.end()] |= bit
-    return classes
-
-
-_CLASSES = _classes()
+_CLASSES = classes_table({r"\w": _WORD, r"\d": _DIGIT}, _TABLE_SIZE)
 
 
 @numba.njit(cache=True, nogil=True)
