@@ -118,7 +118,9 @@ class Analyzer:
         time a whole answer (300 questions of the 130K-chunk benchmark index, six
         interleaved rounds). Keeping each whitespace-separated piece's tokens instead
         measured a little faster, but holds about 375 bytes a piece in every server
-        worker: not kept.
+        worker: not kept. Answers now find the spans in compiled code where numba is
+        available (index/compiled_tokens.py, then ``tokens_at``); this is the reference
+        they are tested against and the path without numba.
         """
         parts = _TOKEN_SPLIT.split(text)
         ends = list(accumulate(map(len, parts)))  # a token's start is where the text before it ends
