@@ -375,6 +375,23 @@ def make_big_folder(folder: Path, n: int) -> None:
 DOCS = 800  # enough that a build takes a second or two, so the kills land inside it
 
 
+def start_full_build(folder: Path, index_path: Path) -> tuple[subprocess.Popen, float]:
+    """Start ``docqa index --full`` and return it once it writes its new index (and when that was).
+
+    Kills are timed from that moment, not from the process's start, so that they land inside
+    the build on a fast machine as on a slow one; a build that ends first returns its exit time.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service", "index", "--full", "--documents", str(folder), "--index", str(index_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    tmp = index_path.with_name(f"{index_path.name}.tmp-{proc.pid}")
+    while not tmp.exists() and proc.poll() is None:
+        time.sleep(0.002)
+    return proc, time.perf_counter()
+
+
 def test_kill_9_during_build_keeps_the_previous_index(tmp_path):
     folder = tmp_path / "docs"
     make_big_folder(folder, DOCS)
@@ -382,26 +399,15 @@ def test_kill_9_during_build_keeps_the_previous_index(tmp_path):
     build_index(folder, index_path)
     for i in range(DOCS):  # change every file so the next builds have real work
         (folder / f"doc{i:04d}.txt").write_text(f"Changed {i}. " * 30)
+    proc, writing = start_full_build(folder, index_path)  # one whole build: how long its writing lasts
+    assert proc.wait() == 0
+    build_seconds = time.perf_counter() - writing
     rng = random.Random(1)
     interrupted = 0
-    for delay in [rng.uniform(0.3, 1.2) for _ in range(6)]:
+    for share in [rng.uniform(0.05, 0.9) for _ in range(6)]:
         before = IndexFile(index_path)
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "service",
-                "index",
-                "--full",
-                "--documents",
-                str(folder),
-                "--index",
-                str(index_path),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(delay)
+        proc, writing = start_full_build(folder, index_path)
+        time.sleep(max(0.0, writing + share * build_seconds - time.perf_counter()))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         current = IndexFile(index_path)  # complete and readable, whatever moment the kill hit
