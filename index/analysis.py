@@ -1,8 +1,9 @@
 """Turn text into index terms: the one analyzer shared by documents and questions.
 
 The chain is small pure steps (find word spans, normalize, drop possessives and
-stop words, stem) so each can be tested on its own, and so the spans of the
-original text survive for highlighting.
+stop words, dictionary form, then for English "-ship" nouns, demonyms and "-ily"
+adverbs to the words they come from, stem) so each can be tested on its own, and so
+the spans of the original text survive for highlighting.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import NamedTuple
 
 import Stemmer
 
+from index.demonyms import countries_by_demonym
 from index.errors import SettingError
 
 # Footnote markers such as "[20]" come first in the alternation so they are
@@ -58,7 +60,7 @@ STOP_WORDS_BY_LANGUAGE: dict[str, frozenset[str]] = dict.fromkeys(ENGLISH, ENGLI
 
 #: Bumped whenever a text's terms change, so that a build re-reads every file
 #: instead of mixing terms of two analyzers (stored in the index's settings).
-ANALYZER_VERSION = 3
+ANALYZER_VERSION = 4
 
 
 class Token(NamedTuple):
@@ -288,6 +290,22 @@ def strip_ship(word: str) -> str:
     return match.group(1) + match.group(2) if match else word
 
 
+def adjective_of_adverb(word: str) -> str:
+    """ "militarily" -> "military", "easily" -> "easy"; other words unchanged.
+
+    Snowball takes "-ly" off "quickly" but keeps "-ily" ("militarili" against "militari"), so
+    "intervened militarily" did not meet "military intervention". The "-y" word must be one
+    simplemma knows, so "family" (no "famy") stays; words under six letters ("daily", "lily")
+    are left alone.
+    """
+    if len(word) < 6 or not word.endswith("ily"):
+        return word
+    import simplemma
+
+    adjective = word[:-3] + "y"
+    return adjective if simplemma.is_known(adjective, lang="en") else word
+
+
 @lru_cache(maxsize=500_000)
 def _stem_word(language: str, raw: str) -> str:
     """Map a raw word to its term, or "" for a stop word; cached so each word is analyzed once."""
@@ -302,5 +320,5 @@ def _stem_word(language: str, raw: str) -> str:
     if word in stop_words:
         return ""
     if language in ENGLISH:
-        word = strip_ship(word)
+        word = adjective_of_adverb(countries_by_demonym().get(word) or strip_ship(word))
     return _stemmer_for(language).stemWord(word)

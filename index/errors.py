@@ -35,6 +35,12 @@ class IndexCorrupt(DocqaError):
     code = "index_corrupt"
 
 
+class IndexOutdated(IndexCorrupt):
+    """The index was built by another docqa version: its format or its terms differ from this one's."""
+
+    code = "index_outdated"
+
+
 class DocumentsMissing(DocqaError):
     """The documents folder does not exist or is not a folder."""
 

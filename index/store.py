@@ -34,12 +34,14 @@ from typing import NamedTuple
 import numpy as np
 import sqlite_utils
 
+from index.analysis import ANALYZER_VERSION
 from index.bm25 import Bm25Stats
 from index.bm25 import PostingMatrix
 from index.bm25 import split_top
 from index.errors import DocumentNotFound
 from index.errors import IndexCorrupt
 from index.errors import IndexNotBuilt
+from index.errors import IndexOutdated
 from index.postings_file import MappedPostings
 
 FORMAT_VERSION = 10
@@ -236,6 +238,7 @@ class IndexFile:
 
         :raises IndexNotBuilt: there is no file at *path*
         :raises IndexCorrupt: the file is not a readable docqa index, or its postings are missing
+        :raises IndexOutdated: another docqa version built it (format or analyzer)
         """
         self.path = Path(path)
         # A build may replace the database (and delete the postings file it names)
@@ -262,9 +265,15 @@ class IndexFile:
             self.db = sqlite_utils.Database(conn)
             self.meta = {r["key"]: json.loads(r["value"]) for r in self.db["meta"].rows}
             if self.meta.get("format_version") != FORMAT_VERSION:
-                raise IndexCorrupt(
+                raise IndexOutdated(
                     f"{self.path} is an index of format {self.meta.get('format_version')!r}, "
                     f"this docqa reads format {FORMAT_VERSION}; {REBUILD_HINT}."
+                )
+            analyzer = self.meta.get("tokenization", {}).get("analyzer")
+            if analyzer != ANALYZER_VERSION:  # its terms would not be the ones made of questions
+                raise IndexOutdated(
+                    f"{self.path} holds the terms of analyzer version {analyzer!r}, this docqa "
+                    f"makes version {ANALYZER_VERSION}'s; {REBUILD_HINT}."
                 )
             self.stats = Bm25Stats(self.meta["chunks"], self.meta["avgdl"], self.meta["average_idf"])
             self._postings = MappedPostings(

@@ -67,6 +67,22 @@ def run_build(app: Flask, full: bool = False) -> None:
     click.echo(summary.line())
 
 
+def built_by_another_version(index_path: Path) -> bool:
+    """Whether the index's format or terms are another docqa version's (an upgrade): such an
+    index answers every question with 503 until rebuilt, so ``serve`` rebuilds it first. An
+    index with other build settings is served as it is (it keeps its own settings)."""
+    from index.errors import IndexOutdated
+    from index.store import IndexFile
+
+    try:
+        IndexFile(index_path).close()
+    except IndexOutdated:
+        return True
+    except DocqaError:  # damaged or replaced meanwhile: each request reports it as it stands
+        return False
+    return False
+
+
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="docqa")
 def cli() -> None:
@@ -118,6 +134,9 @@ def serve_command(
     app = make_app(documents, index_path)
     if not Path(app.config["INDEX"]).exists():
         click.echo("No index yet; building it first.")
+        run_build(app)
+    elif built_by_another_version(Path(app.config["INDEX"])):
+        click.echo("The index was built by another version of docqa; rebuilding it first.")
         run_build(app)
     click.echo(f"docqa is answering at http://{host}:{port}/ (index {app.config['INDEX']})")
     if dev:

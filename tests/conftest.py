@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -82,6 +83,17 @@ def app(documents: Path, built: Path):
 def client(app):
     """Flask's test client."""
     return app.test_client()
+
+
+def age_index(index: Path, analyzer_version: int) -> None:
+    """Make *index* look built by a docqa whose analyzer had another version (an upgrade's case)."""
+    import sqlite3
+
+    with sqlite3.connect(index) as conn:
+        (value,) = conn.execute("select value from meta where key = 'tokenization'").fetchone()
+        tokenization = {**json.loads(value), "analyzer": analyzer_version}
+        conn.execute("update meta set value = ? where key = 'tokenization'", (json.dumps(tokenization),))
+    conn.close()
 
 
 def free_port() -> int:

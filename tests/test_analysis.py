@@ -33,6 +33,21 @@ def test_ship_nouns_meet_their_base_word_but_ship_compounds_stay():
         assert A.terms(compound) == [compound]
 
 
+def test_demonyms_meet_their_countrys_name():
+    assert A.terms("Israeli Israelis Russian Russians Chinese") == A.terms("Israel Israel Russia Russia China")
+    assert A.terms("Israel's UN ambassador") == A.terms("the Israeli UN ambassador")
+
+
+def test_a_demonym_that_is_an_everyday_word_stays_apart():
+    assert A.terms("polish") == A.terms("Polish") != A.terms("Poland")
+
+
+def test_ily_adverbs_meet_their_adjective_when_it_is_a_word():
+    assert A.terms("intervened militarily, easily") == A.terms("intervened military, easy")
+    assert A.terms("family") != A.terms("famy")  # no such adjective: the word stays
+    assert A.terms("daily") != A.terms("day")  # too short to tell
+
+
 def test_numbers_are_kept_whole():
     assert A.terms("UNSCR 2334 in 1965 with 1.5 million and 1,000 people") == [
         "unscr",

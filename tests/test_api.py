@@ -5,7 +5,9 @@ import json
 import jsonschema
 import pytest
 
+from index.analysis import ANALYZER_VERSION
 from service.openapi import spec
+from tests.conftest import age_index
 
 
 def validate(body, schema_name):
@@ -53,6 +55,12 @@ def test_a_question_about_a_stance_is_answered_without_its_framing_verb(client):
     assert body["answered"] and "rather negative" in body["answer"]["sentences"][0]["text"]
     body = ask(client, "What happened to Eli Cohen?").get_json()
     assert body["answered"] and "Cohen" in body["answer"]["text"]
+
+
+def test_a_question_meets_the_documents_demonyms_and_adjectives(client):
+    # The article says "the Russian military intervention in Syria in September 2015".
+    body = ask(client, "When did Russia intervene militarily in Syria?").get_json()
+    assert body["answered"] and "September 2015" in body["answer"]["text"]
 
 
 def test_question_outside_the_documents_is_not_answered(client):
@@ -148,6 +156,17 @@ def test_no_index_is_503_with_the_fix(tmp_path, documents):
     response = app.test_client().post("/api/ask", json={"question": "Who?"})
     assert response.status_code == 503
     assert "docqa index" in response.get_json()["error"]["message"]
+
+
+def test_an_index_of_another_analyzer_version_is_503_naming_the_rebuild(documents, built):
+    from service import create_app
+
+    age_index(built, ANALYZER_VERSION - 1)
+    app = create_app({"TESTING": True, "DOCUMENTS": str(documents), "INDEX": str(built)})
+    response = ask(app.test_client(), "Who leads Yisrael Beyteinu?")
+    error = response.get_json()["error"]
+    assert response.status_code == 503 and error["code"] == "index_outdated"
+    assert f"analyzer version {ANALYZER_VERSION - 1}" in error["message"] and "docqa index" in error["message"]
 
 
 def test_corrupt_index_is_503_naming_full_rebuild(tmp_path, documents):

@@ -8,6 +8,7 @@ import sqlite_utils
 from rank_bm25 import BM25Okapi
 
 from index import bm25
+from index.analysis import ANALYZER_VERSION
 from index.bm25 import Bm25Params
 from index.bm25 import TermList
 from index.bm25 import accumulate
@@ -62,6 +63,7 @@ def write_index(path, corpus: list[list[str]], params: Bm25Params) -> None:
         db,
         {
             "format_version": FORMAT_VERSION,
+            "tokenization": {"analyzer": ANALYZER_VERSION},  # queried with tokens, but readable as this version's
             "chunks": len(corpus),
             "avgdl": m.stats.avgdl,
             "average_idf": m.stats.average_idf,

@@ -10,7 +10,10 @@ import urllib.request
 
 import pytest
 
+from index.analysis import ANALYZER_VERSION
 from index.build import build_index
+from tests.conftest import LiveServer
+from tests.conftest import age_index
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 
@@ -75,6 +78,24 @@ def test_running_server_answers_from_a_rebuilt_index(live_server, documents, bui
     assert status == 200 and "drift apart" in body["answer"]["text"]
     status, health = curl(live_server.url + "/healthz")
     assert health["generation"] == 2 and health["documents"] == 5
+
+
+def test_serve_rebuilds_an_index_of_another_version_first(documents, built):
+    age_index(built, ANALYZER_VERSION - 1)
+    server = LiveServer(documents, built)
+    try:
+        status, body = curl(
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            '{"question": "Who leads Yisrael Beyteinu?"}',
+            server.url + "/api/ask",
+        )
+        assert status == 200 and "Liberman" in body["answer"]["text"]
+        assert body["index"]["generation"] == 2
+    finally:
+        output = server.stop()
+    assert "built by another version of docqa; rebuilding it first" in output
 
 
 def test_admin_rebuild_over_http(live_server, documents):
