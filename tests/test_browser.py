@@ -58,6 +58,8 @@ def page(browser, server):
     page = context.new_page()
     page.dialogs = []
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.console_errors = []  # a resource that fails to load (a missing favicon, say) is one
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
     page.goto(server.url + "/")
     yield page
     context.close()
@@ -75,6 +77,7 @@ def ask(page, question):
 
 def test_ask_see_answer_open_citation_and_land_on_the_span(page):
     turn = ask(page, "Who leads Yisrael Beyteinu?")
+    assert page.console_errors == []
     assert "Avigdor Liberman" in turn.locator(".answer").inner_text()
     assert turn.locator(".answer mark").count() >= 2  # question words highlighted
     chip = turn.locator(".chip").first
@@ -89,6 +92,7 @@ def test_ask_see_answer_open_citation_and_land_on_the_span(page):
     assert "Avigdor Liberman" in cited.inner_text()
     box = cited.bounding_box()
     assert box and 0 <= box["y"] < page.viewport_size["height"]  # scrolled into view
+    assert page.console_errors == []
 
 
 def runs(sentences):
