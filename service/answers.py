@@ -508,6 +508,7 @@ def answer(
                     }
                 )
         result["answer"] = {"text": " ".join(s["text"] for s in answer_sentences), "sentences": answer_sentences}
+        _span_cited_sentences(citations, answer_sentences)
     result["citations"] = citations
     if chosen:
         # The passage the answer comes from leads the list; the rest stay in BM25 order.
@@ -526,6 +527,22 @@ def answer(
     ]
     result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
     return result
+
+
+def _span_cited_sentences(citations: list[dict[str, Any]], sentences: list[dict[str, Any]]) -> None:
+    """Stretch each citation's span and link over all the sentences that cite it.
+
+    A citation is made for a chosen sentence, but the sentence before it (its context) and
+    the one after (its continuation) are given under the same number: the link should mark
+    the whole run in the document, not only the chosen sentence. They are neighbours in one
+    document, so the run is one span.
+    """
+    for citation in citations:
+        cited = [s for s in sentences if s["citation"] == citation["n"]]
+        start, end = min(s["start"] for s in cited), max(s["end"] for s in cited)
+        if (start, end) != (citation["start"], citation["end"]):
+            citation["start"], citation["end"] = start, end
+            citation["url"] = document_url(citation["document"]["id"], start, end)
 
 
 def _choose(sentences: list[_Sentence], weights: dict[str, float]) -> list[_Sentence]:

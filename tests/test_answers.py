@@ -197,6 +197,19 @@ def test_no_sentence_is_given_twice_and_each_is_the_documents_text(client):
             assert text[s["start"] : s["end"]] == s["text"], question
 
 
+def test_a_citation_spans_every_sentence_that_cites_it(client):
+    runs = 0
+    for question in QUESTIONS:
+        body = client.post("/api/ask", json={"question": question}).get_json()
+        for citation in body["citations"]:
+            cited = [s for s in body["answer"]["sentences"] if s["citation"] == citation["n"]]
+            runs += len(cited) > 1
+            assert citation["start"] == min(s["start"] for s in cited), question
+            assert citation["end"] == max(s["end"] for s in cited), question
+            assert f"start={citation['start']}&end={citation['end']}" in citation["url"]
+    assert runs  # some answers give a sentence with its context or continuation
+
+
 def test_a_sentence_chosen_and_also_carried_on_to_is_given_once(tmp_path):
     season = (
         "The season\n\n"
