@@ -30,6 +30,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from bench.speed import questions  # noqa: E402
 from service import DEFAULT_THREADS  # noqa: E402
+from service.cli import built_by_another_version  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 LUA = """
@@ -81,6 +82,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads per worker (as docqa serve)")
     args = parser.parse_args()
+    if built_by_another_version(args.index):  # serve would rebuild it, with the default settings
+        raise SystemExit(f"{args.index} was built by another docqa version; rebuild it first (docqa index --full).")
     port = free_port()
     env = {**os.environ, "DOCQA_ASK_RATE_LIMIT": "0"}
     log = tempfile.TemporaryFile()
