@@ -269,7 +269,8 @@ class IndexFile:
                     f"{self.path} is an index of format {self.meta.get('format_version')!r}, "
                     f"this docqa reads format {FORMAT_VERSION}; {REBUILD_HINT}."
                 )
-            analyzer = self.meta.get("tokenization", {}).get("analyzer")
+            tokenization = self.meta.get("tokenization")
+            analyzer = tokenization.get("analyzer") if isinstance(tokenization, dict) else None
             if analyzer != ANALYZER_VERSION:  # its terms would not be the ones made of questions
                 raise IndexOutdated(
                     f"{self.path} holds the terms of analyzer version {analyzer!r}, this docqa "

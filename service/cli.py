@@ -79,7 +79,7 @@ def built_by_another_version(index_path: Path) -> bool:
     except IndexOutdated:
         return True
     except DocqaError:  # damaged or replaced meanwhile: each request reports it as it stands
-        return False
+        pass
     return False
 
 
