@@ -28,6 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from bench.machine import describe  # noqa: E402
 from bench.speed import questions  # noqa: E402
 from service import DEFAULT_THREADS  # noqa: E402
 from service.cli import built_by_another_version  # noqa: E402
@@ -138,6 +139,7 @@ def main() -> None:
             "pss_mb_at_start": memory_start["pss"],
             "ask_p50_ms": round(statistics.median(times), 2),
             "ask_p95_ms": round(sorted(times)[int(len(times) * 0.95)], 2),
+            "machine": describe(),
         }
         if shutil.which("wrk"):
             with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
