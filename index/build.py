@@ -103,6 +103,21 @@ def _open_previous(index_path: Path, settings: BuildSettings) -> tuple[sqlite3.C
     return conn, meta
 
 
+def _reread_reason(meta: dict, settings: BuildSettings) -> str:
+    """Why the previous index at hand could not be reused (``_open_previous`` gave *meta*)."""
+    if not meta:
+        return "the previous index could not be read"
+    stored = meta.get("tokenization")
+    stored = stored if isinstance(stored, dict) else {}
+    wanted = settings.tokenization_key()
+    if meta.get("format_version") != FORMAT_VERSION or any(
+        stored.get(name) != wanted[name] for name in ("analyzer", "loaders")
+    ):
+        return "the index was built by another version of docqa"
+    changed = [name for name in wanted if stored.get(name) != wanted[name]]
+    return "these settings changed since the last build: " + ", ".join(changed)
+
+
 def build_index(
     documents_dir: Path,
     index_path: Path,
@@ -178,6 +193,8 @@ def _build(
     started = time.perf_counter()
     summary = BuildSummary(index=str(index_path), full=full)
     old, old_meta = _open_previous(index_path, settings)
+    if old is None and not full and index_path.exists():
+        summary.reread = _reread_reason(old_meta, settings)
     if full and old is not None:
         old.close()
         old = None

@@ -25,6 +25,9 @@ class BuildSummary:
     seconds: float = 0.0
     generation: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)
+    #: Why an incremental build re-read every file (another docqa version built the index, or
+    #: its settings changed), or None: otherwise "added" would not say why nothing was reused.
+    reread: str | None = None
 
     def as_dict(self) -> dict:
         """Return the summary as plain JSON-ready data."""
@@ -37,4 +40,5 @@ class BuildSummary:
             f"{self.added} added, {self.changed} changed, {self.removed} removed, "
             f"{self.unchanged} unchanged, {self.failed} failed, {self.skipped} skipped "
             f"(generation {self.generation}, {self.index})."
+            + (f" Every file was re-read: {self.reread}." if self.reread else "")
         )

@@ -191,6 +191,10 @@ SCHEMAS: dict[str, Any] = {
             "full": {"type": "boolean"},
             "index": {"type": "string"},
             "failures": {"type": "array"},
+            "reread": {
+                **_NULLABLE_STR,
+                "description": "Why an incremental build re-read every file (another docqa version, changed settings).",
+            },
         },
     },
     "Error": {

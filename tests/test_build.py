@@ -18,6 +18,7 @@ from index import bm25
 from index import build as build_module
 from index import ingest
 from index import store
+from index.analysis import ANALYZER_VERSION
 from index.analysis import Analyzer
 from index.build import build_index
 from index.errors import BuildFailed
@@ -31,6 +32,7 @@ from index.scan import NOT_STATED
 from index.scan import scan_documents
 from index.settings import BuildSettings
 from index.store import IndexFile
+from tests.conftest import age_index
 
 
 def rows(path: Path, sql: str) -> list[tuple]:
@@ -338,6 +340,25 @@ def test_changed_settings_retokenize_everything(documents, index_path):
     build_index(documents, index_path)
     summary = build_index(documents, index_path, BuildSettings(chunk_words=40))
     assert summary.changed == 0 and summary.added == 4
+    assert summary.reread == "these settings changed since the last build: chunk_words"
+    assert summary.line().endswith("Every file was re-read: these settings changed since the last build: chunk_words.")
+    assert build_index(documents, index_path, BuildSettings(chunk_words=40)).reread is None
+
+
+def test_an_index_of_another_analyzer_is_reread_saying_why(documents, index_path):
+    build_index(documents, index_path)
+    age_index(index_path, ANALYZER_VERSION - 1)
+    summary = build_index(documents, index_path)
+    assert summary.added == 4 and summary.reread == "the index was built by another version of docqa"
+    assert build_index(documents, index_path, full=True).reread is None  # asked for: nothing to explain
+
+
+def test_a_build_over_an_unreadable_index_says_it_reread_everything(documents, index_path):
+    index_path.parent.mkdir(parents=True, exist_ok=True)
+    index_path.write_bytes(b"not an index" * 100)
+    summary = build_index(documents, index_path)
+    assert summary.added == 4 and summary.reread == "the previous index could not be read"
+    assert IndexFile(index_path).meta["documents"] == 4
 
 
 def test_newer_loaders_reread_every_file(documents, index_path, monkeypatch):
@@ -350,6 +371,7 @@ def test_newer_loaders_reread_every_file(documents, index_path, monkeypatch):
     monkeypatch.setattr(settings, "LOADERS_VERSION", settings.LOADERS_VERSION + 1)
     summary = build_index(documents, index_path)
     assert summary.unchanged == 0 and summary.added == 4
+    assert summary.reread == "the index was built by another version of docqa"
     assert build_index(documents, index_path).unchanged == 4
 
 
