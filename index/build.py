@@ -97,25 +97,30 @@ def _open_previous(index_path: Path, settings: BuildSettings) -> tuple[sqlite3.C
         meta = {k: json.loads(v) for k, v in conn.execute("select key, value from meta")}
     except (sqlite3.DatabaseError, ValueError):
         return None, {}
-    if meta.get("format_version") != FORMAT_VERSION or meta.get("tokenization") != settings.tokenization_key():
+    if _not_reusable(meta, settings):
         conn.close()
         return None, meta
     return conn, meta
 
 
-def _reread_reason(meta: dict, settings: BuildSettings) -> str:
-    """Why the previous index at hand could not be reused (``_open_previous`` gave *meta*)."""
+def _not_reusable(meta: dict, settings: BuildSettings) -> str | None:
+    """Why a build with *settings* cannot reuse the work of the index whose *meta* this is
+    (empty: it could not be read), or None when it can."""
     if not meta:
         return "the previous index could not be read"
-    stored = meta.get("tokenization")
+    stored, wanted = meta.get("tokenization"), settings.tokenization_key()
+    if meta.get("format_version") == FORMAT_VERSION and stored == wanted:
+        return None
     stored = stored if isinstance(stored, dict) else {}
-    wanted = settings.tokenization_key()
-    if meta.get("format_version") != FORMAT_VERSION or any(
-        stored.get(name) != wanted[name] for name in ("analyzer", "loaders")
+    if (
+        meta.get("format_version") != FORMAT_VERSION
+        or set(stored) != set(wanted)
+        or any(stored[version] != wanted[version] for version in ("analyzer", "loaders"))
     ):
         return "the index was built by another version of docqa"
-    changed = [name for name in wanted if stored.get(name) != wanted[name]]
-    return "these settings changed since the last build: " + ", ".join(changed)
+    return "these settings changed since the last build: " + ", ".join(
+        name for name in wanted if stored[name] != wanted[name]
+    )
 
 
 def build_index(
@@ -194,7 +199,7 @@ def _build(
     summary = BuildSummary(index=str(index_path), full=full)
     old, old_meta = _open_previous(index_path, settings)
     if old is None and not full and index_path.exists():
-        summary.reread = _reread_reason(old_meta, settings)
+        summary.reread = _not_reusable(old_meta, settings)
     if full and old is not None:
         old.close()
         old = None

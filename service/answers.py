@@ -476,10 +476,17 @@ def answer(
             chunk = sentence.chunk
             if (chunk.document_id, sentence.start) in emitted:  # already given as another's context
                 continue
+            spans = [(start, end, chunk) for start, end in _with_context(sentence, read)]
+            following = _continuation(sentence, read, weights)
+            if following:
+                spans.append(following)
+            # Context already given by another sentence is not given again.
+            spans = [span for span in spans if (span[2].document_id, span[0]) not in emitted]
+            # The citation marks every sentence given under its number: neighbours in one document.
             citations.append(
                 {
                     "n": len(citations) + 1,
-                    **_place(chunk, sentence.start, sentence.end),
+                    **_place(chunk, spans[0][0], spans[-1][1]),
                     "passage": {
                         "text": chunk.text,
                         "start": chunk.start,
@@ -489,13 +496,7 @@ def answer(
                 }
             )
             n = len(citations)
-            spans = [(start, end, chunk) for start, end in _with_context(sentence, read)]
-            following = _continuation(sentence, read, weights)
-            if following:
-                spans.append(following)
             for start, end, source in spans:
-                if (source.document_id, start) in emitted:  # context already given by another sentence
-                    continue
                 emitted.add((source.document_id, start))
                 begin, stop = start - source.start, end - source.start
                 answer_sentences.append(
@@ -508,7 +509,6 @@ def answer(
                     }
                 )
         result["answer"] = {"text": " ".join(s["text"] for s in answer_sentences), "sentences": answer_sentences}
-        _span_cited_sentences(citations, answer_sentences)
     result["citations"] = citations
     if chosen:
         # The passage the answer comes from leads the list; the rest stay in BM25 order.
@@ -527,22 +527,6 @@ def answer(
     ]
     result["took_ms"] = round((time.perf_counter() - started) * 1000, 3)
     return result
-
-
-def _span_cited_sentences(citations: list[dict[str, Any]], sentences: list[dict[str, Any]]) -> None:
-    """Stretch each citation's span and link over all the sentences that cite it.
-
-    A citation is made for a chosen sentence, but the sentence before it (its context) and
-    the one after (its continuation) are given under the same number: the link should mark
-    the whole run in the document, not only the chosen sentence. They are neighbours in one
-    document, so the run is one span.
-    """
-    for citation in citations:
-        cited = [s for s in sentences if s["citation"] == citation["n"]]
-        start, end = min(s["start"] for s in cited), max(s["end"] for s in cited)
-        if (start, end) != (citation["start"], citation["end"]):
-            citation["start"], citation["end"] = start, end
-            citation["url"] = document_url(citation["document"]["id"], start, end)
 
 
 def _choose(sentences: list[_Sentence], weights: dict[str, float]) -> list[_Sentence]:
